@@ -1,0 +1,70 @@
+"""``moga_zoo.create`` and ``moga_zoo.list_models``: one entry point for named and searched models."""
+from __future__ import annotations
+
+import difflib
+from typing import Any, Sequence
+
+import timm
+import torch.nn as nn
+
+from . import models as _models  # noqa: F401  (registers moga_a/b/c with timm)
+from .builder import build_moga
+from .search_space import Architecture, ArchitectureError
+
+__all__ = ["create", "list_models", "resolve_architecture"]
+
+ArchLike = "str | Architecture | Sequence[int]"
+
+
+def list_models(pattern: str = "moga*", pretrained: bool = False) -> list[str]:
+    """Registered MoGA model names (with ``pretrained=True``: ``name.tag`` entries)."""
+    return timm.list_models(pattern, pretrained=pretrained)
+
+
+def _unknown(name: str) -> ValueError:
+    known = list_models() + list_models(pretrained=True)
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return ValueError(
+        f"unknown model {name!r}.{hint} Known models: {', '.join(list_models())}; or pass an "
+        f"architecture string (see `moga-zoo info moga_a` for the format).")
+
+
+def resolve_architecture(value: "str | Architecture | Sequence[int]") -> Architecture:
+    """The architecture of a registered name (``moga_b``, ``moga_b.in1k``) or of an arch string."""
+    if isinstance(value, str):
+        base = value.split(".", 1)[0].strip().lower()
+        if base in list_models():
+            return Architecture.parse(base)
+    return Architecture.parse(value)
+
+
+def create(
+    name: str | None = None,
+    *,
+    arch: "str | Architecture | Sequence[int] | None" = None,
+    pretrained: bool = False,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build a MoGA model by registered name (``moga_a``, ``moga_a.in1k``) or architecture.
+
+    ``arch`` (or a ``name`` that is an architecture string) builds any point of the search
+    space; keyword arguments (``num_classes``, ``in_chans``, ``features_only``...) go to timm.
+    """
+    if (name is None) == (arch is None):
+        raise ValueError("give exactly one of a model name or arch=")
+    if name is not None:
+        if name.split(".", 1)[0] in list_models():
+            return timm.create_model(name, pretrained=pretrained, **kwargs)
+        try:
+            arch = Architecture.parse(name)
+        except ArchitectureError:
+            if "-" in name:  # looks like an architecture string: its own error is the useful one
+                raise
+            raise _unknown(name) from None
+    architecture = Architecture.parse(arch)
+    if pretrained:
+        raise ValueError(
+            f"no pretrained weights exist for architecture {architecture}; train it, or load your "
+            f"own weights with model.load_state_dict(...)")
+    return build_moga(architecture, **kwargs)
