@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -78,6 +79,12 @@ _TOKEN = re.compile(r"^e(\d+)k(\d+)(se)?$")
 _ALLOWED = "e{3,6}k{3,5,7} optionally followed by 'se' (e.g. e6k5, e3k7se)"
 
 
+def _as_list(values: object, expected: str) -> list:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ArchitectureError(f"expected {expected}, got {type(values).__name__}")
+    return list(values)
+
+
 def _layer_name(i: int) -> str:
     spec = LAYERS[i]
     return f"layer {i + 1} (out {spec.out_chs}, stride {spec.stride})"
@@ -90,15 +97,16 @@ class Architecture:
     choices: tuple[Choice, ...]
 
     def __post_init__(self) -> None:
-        if not isinstance(self.choices, tuple):
-            object.__setattr__(self, "choices", tuple(self.choices))
-        if len(self.choices) != NUM_LAYERS:
+        choices = _as_list(self.choices, "a sequence of Choice")
+        if len(choices) != NUM_LAYERS:
             raise ArchitectureError(
-                f"an architecture has {NUM_LAYERS} searchable layers, got {len(self.choices)}")
-        for i, c in enumerate(self.choices):
+                f"an architecture has {NUM_LAYERS} searchable layers, got {len(choices)}")
+        for i, c in enumerate(choices):
             if not isinstance(c, Choice) or c not in CHOICES:
                 raise ArchitectureError(
                     f"{_layer_name(i)}: {c!r} is not a valid choice; allowed: {_ALLOWED}")
+        # the canonical CHOICES entries: Choice(3, 3, 1) == Choice(3, 3, True) but prints differently
+        object.__setattr__(self, "choices", tuple(CHOICES[CHOICES.index(c)] for c in choices))
 
     # --- string form ---------------------------------------------------------------------
     def __str__(self) -> str:
@@ -109,7 +117,7 @@ class Architecture:
         """Parse the string form, e.g. ``e6k5-e6k7-...-e6k5se`` (14 tokens joined by '-')."""
         if not isinstance(text, str):
             raise ArchitectureError(f"expected an architecture string, got {type(text).__name__}")
-        tokens = text.strip().split("-")
+        tokens = text.strip().split("-") if text.strip() else []
         if len(tokens) != NUM_LAYERS:
             raise ArchitectureError(
                 f"an architecture string has {NUM_LAYERS} '-'-separated layers, got "
@@ -132,16 +140,19 @@ class Architecture:
     @classmethod
     def decode(cls, codes: Iterable[int]) -> "Architecture":
         """Inverse of :meth:`encode`."""
-        codes = list(codes)
+        codes = _as_list(codes, f"{NUM_LAYERS} integer codes")
         if len(codes) != NUM_LAYERS:
             raise ArchitectureError(
                 f"an encoding has {NUM_LAYERS} integers, got {len(codes)}")
         choices = []
         for i, code in enumerate(codes):
-            if isinstance(code, bool) or not isinstance(code, int) and not hasattr(code, "__index__"):
+            try:
+                if isinstance(code, bool):
+                    raise TypeError
+                code = operator.index(code)
+            except TypeError:
                 raise ArchitectureError(f"{_layer_name(i)}: code {code!r} is not an integer; "
-                                        f"allowed: 0..{NUM_CHOICES - 1}")
-            code = int(code)
+                                        f"allowed: 0..{NUM_CHOICES - 1}") from None
             if not 0 <= code < NUM_CHOICES:
                 raise ArchitectureError(f"{_layer_name(i)}: code {code} out of range; "
                                         f"allowed: 0..{NUM_CHOICES - 1}")
@@ -149,15 +160,19 @@ class Architecture:
         return cls(tuple(choices))
 
     @classmethod
-    def parse(cls, value: "str | Sequence[int] | Architecture") -> "Architecture":
-        """Accept an Architecture, its string form, a named one (``moga_a``) or integer codes."""
+    def parse(cls, value: "str | Sequence[int] | Sequence[Choice] | Architecture") -> "Architecture":
+        """Accept an Architecture, its string form, a named one (``moga_a``), integer codes (a
+        list, tuple or 1-d array) or a sequence of :class:`Choice`."""
         if isinstance(value, Architecture):
             return value
         if isinstance(value, str):
             named = NAMED_ARCHITECTURES.get(value.strip().lower())
             return named if named is not None else cls.from_string(value)
-        if isinstance(value, (list, tuple)):
-            return cls.decode(value)
+        if isinstance(value, Iterable) and not isinstance(value, (bytes, dict)):
+            items = list(value)
+            if items and all(isinstance(c, Choice) for c in items):
+                return cls(tuple(items))
+            return cls.decode(items)
         raise ArchitectureError(
             f"cannot make an architecture from {type(value).__name__}; give a string such as "
             f"'{MOGA_A}', a name ({', '.join(NAMED_ARCHITECTURES)}) or {NUM_LAYERS} integer codes")

@@ -21,8 +21,11 @@ def architecture_rows(arch: Architecture) -> list[dict[str, Any]]:
 
 def describe(name_or_arch: "str | Architecture", resolution: int = 224) -> dict[str, Any]:
     """Summary of a registered model or an architecture string: arch, params, MACs, data config."""
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+        raise ValueError(f"resolution must be a positive integer (224 for ImageNet), got {resolution!r}")
+    # create() first: for a mistyped name it lists the close matches
+    model = create(name_or_arch) if isinstance(name_or_arch, str) else create(arch=name_or_arch)
     arch = resolve_architecture(name_or_arch)
-    model = create(arch=arch)
     cfg = model.pretrained_cfg
     return {
         "name": str(name_or_arch) if not isinstance(name_or_arch, Architecture) else str(arch),
