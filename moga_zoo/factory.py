@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 from typing import Any, Sequence
 
 import timm
@@ -10,6 +11,7 @@ import torch.nn as nn
 from . import models as _models  # noqa: F401  (registers moga_a/b/c with timm)
 from .builder import build_moga
 from .search_space import Architecture, ArchitectureError
+from .weights.loading import load_pretrained
 
 __all__ = ["create", "list_models", "resolve_architecture"]
 
@@ -44,18 +46,22 @@ def create(
     *,
     arch: "str | Architecture | Sequence[int] | None" = None,
     pretrained: bool = False,
+    weights: "str | os.PathLike | None" = None,
     **kwargs: Any,
 ) -> nn.Module:
     """Build a MoGA model by registered name (``moga_a``, ``moga_a.in1k``) or architecture.
 
     ``arch`` (or a ``name`` that is an architecture string) builds any point of the search
     space; keyword arguments (``num_classes``, ``in_chans``, ``features_only``...) go to timm.
+    ``pretrained=True`` loads verified weights (see docs/weights.md); ``weights`` names a
+    ``.safetensors`` file or a folder from ``moga-zoo convert`` to load instead of the hub
+    (it implies ``pretrained``).
     """
     if (name is None) == (arch is None):
         raise ValueError("give exactly one of a model name or arch=")
     if name is not None:
         if name.split(".", 1)[0] in list_models():
-            return timm.create_model(name, pretrained=pretrained, **kwargs)
+            return timm.create_model(name, pretrained=pretrained, weights=weights, **kwargs)
         try:
             arch = Architecture.parse(name)
         except ArchitectureError:
@@ -63,8 +69,10 @@ def create(
                 raise
             raise _unknown(name) from None
     architecture = Architecture.parse(arch)
+    if weights is not None:
+        return load_pretrained(build_moga(architecture, **kwargs), str(architecture), weights=weights)
     if pretrained:
         raise ValueError(
             f"no pretrained weights exist for architecture {architecture}; train it, or load your "
-            f"own weights with model.load_state_dict(...)")
+            f"own weights with weights=PATH (a .safetensors file or a converted folder)")
     return build_moga(architecture, **kwargs)

@@ -1,0 +1,99 @@
+"""Fetch a manifest entry's file with ``huggingface_hub`` at its pinned commit, then verify it.
+
+``hf_hub_download`` does the transfer, caching and locking (``HF_HOME``, ``HF_HUB_CACHE``,
+``HF_ENDPOINT``, ``HF_HUB_OFFLINE``, ``HF_TOKEN`` all apply); this module checks size and sha256
+before anything uses the file and removes a file that fails from the cache.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import huggingface_hub
+from huggingface_hub import constants as hf_constants
+from huggingface_hub import errors as hf_errors
+
+from .errors import ChecksumError, WeightsDownloadError, WeightsNotPublishedError
+from .integrity import purge_cached_file, verify_file
+from .manifest import WeightsEntry
+
+__all__ = ["fetch_entry"]
+
+
+def fetch_entry(
+    entry: WeightsEntry,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    endpoint: str | None = None,
+    token: str | bool | None = None,
+    local_files_only: bool = False,
+) -> Path:
+    """Local path of ``entry``'s verified file, downloaded into the hub cache if needed.
+
+    A file whose size or sha256 differs from the manifest is deleted from the cache and
+    :class:`ChecksumError` is raised; the next call downloads it again.
+    """
+    if not entry.published:
+        raise WeightsNotPublishedError(f"{entry.name} is not published (see its manifest 'source')")
+    assert entry.revision and entry.sha256  # guaranteed by the manifest schema for published entries
+    from .. import __version__  # not at import time: moga_zoo/__init__ is still running then
+
+    where = f"{entry.hf_hub_id}@{entry.revision[:12]}/{entry.filename}"
+    try:
+        path = huggingface_hub.hf_hub_download(
+            entry.hf_hub_id, entry.filename, revision=entry.revision, cache_dir=cache_dir,
+            endpoint=endpoint, token=token, local_files_only=local_files_only,
+            library_name="moga_zoo", library_version=__version__,
+        )
+    except Exception as e:  # client errors become one clear message; anything else is re-raised
+        error = _download_error(e, entry, where, endpoint)
+        if error is e:
+            raise
+        raise error from None
+    try:
+        verify_file(path, entry.sha256, entry.size, f"pretrained weights {entry.name} ({where})")
+    except ChecksumError as e:
+        purge_cached_file(path)
+        raise ChecksumError(f"{e}. The file was corrupted in transfer or the repository changed; it has "
+                            f"been removed from the cache, so retrying downloads it again. If it keeps "
+                            f"failing, the mirror (HF_ENDPOINT) or the manifest is wrong.") from None
+    return Path(path)
+
+
+def _download_error(e: Exception, entry: WeightsEntry, where: str, endpoint: str | None) -> Exception:
+    host = endpoint or hf_constants.ENDPOINT
+    if isinstance(e, hf_errors.GatedRepoError):
+        return WeightsDownloadError(f"{where}: the repository is gated on {host}; accept its terms on the "
+                                    f"hub and log in (`hf auth login` or HF_TOKEN)")
+    if isinstance(e, hf_errors.RepositoryNotFoundError):
+        return WeightsDownloadError(f"{where}: repository {entry.hf_hub_id!r} not found on {host}, or it is "
+                                    f"private and no valid token was sent (set HF_TOKEN); check the "
+                                    f"manifest's hf_hub_id and HF_ENDPOINT")
+    if isinstance(e, hf_errors.RevisionNotFoundError):
+        return WeightsDownloadError(f"{where}: commit {entry.revision} does not exist in "
+                                    f"{entry.hf_hub_id} on {host}; the manifest pins a wrong revision")
+    if isinstance(e, hf_errors.RemoteEntryNotFoundError):
+        return WeightsDownloadError(f"{where}: {entry.filename!r} is not in {entry.hf_hub_id} at the "
+                                    f"pinned commit on {host}")
+    if isinstance(e, hf_errors.LocalEntryNotFoundError):
+        if hf_constants.HF_HUB_OFFLINE or isinstance(e.__cause__, hf_errors.OfflineModeIsEnabled):
+            return WeightsDownloadError(
+                f"{where}: offline mode (HF_HUB_OFFLINE=1) and the file is not in the cache "
+                f"{hf_constants.HF_HUB_CACHE}; run once online to fill the cache, or pass weights=PATH")
+        return WeightsDownloadError(f"{where}: could not reach {host} and the file is not in the cache "
+                                    f"({_cause(e)}); check the connection, or set HF_ENDPOINT to a mirror")
+    if isinstance(e, hf_errors.HfHubHTTPError):
+        status = e.response.status_code if e.response is not None else "?"
+        return WeightsDownloadError(f"{where}: {host} answered HTTP {status}; nothing was cached, try "
+                                    f"again later or set HF_ENDPOINT to a mirror")
+    if isinstance(e, OSError) and "Consistency check failed" in str(e):
+        return WeightsDownloadError(f"{where}: the download from {host} ended early ({_cause(e)}); "
+                                    f"nothing was cached, try again")
+    return e
+
+
+def _cause(e: BaseException) -> str:
+    root = e
+    while root.__cause__ is not None:
+        root = root.__cause__
+    return str(root).splitlines()[0] if str(root) else type(root).__name__

@@ -1,0 +1,101 @@
+"""Weights on the local disk: a file or converted folder given by the user, and installed weights.
+
+``moga-zoo convert --install`` copies a converted folder to ``<weights dir>/<model.tag>/`` with a
+``model.safetensors.sha256`` record; ``pretrained=True`` then finds it without any network.
+The weights dir is ``$MOGA_ZOO_WEIGHTS`` or ``$XDG_CACHE_HOME/moga_zoo/weights``
+(``~/.cache/moga_zoo/weights``).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import ChecksumError, WeightsError
+from .integrity import sha256_file, verify_file
+
+__all__ = ["WEIGHTS_DIR_ENV", "WEIGHTS_FILE", "weights_dir", "local_weights_file", "installed_weights",
+           "install_folder"]
+
+WEIGHTS_DIR_ENV = "MOGA_ZOO_WEIGHTS"
+WEIGHTS_FILE = "model.safetensors"
+_FOLDER_FILES = (WEIGHTS_FILE, "config.json", "README.md")
+_DIGEST_SUFFIX = ".sha256"
+
+
+def weights_dir() -> Path:
+    """Where installed weights live (``$MOGA_ZOO_WEIGHTS``, default ``~/.cache/moga_zoo/weights``)."""
+    env = os.environ.get(WEIGHTS_DIR_ENV)
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "moga_zoo" / "weights"
+
+
+def local_weights_file(path: str | os.PathLike) -> Path:
+    """The ``.safetensors`` file that ``weights=path`` means (the file, or ``path/model.safetensors``)."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        f = p / WEIGHTS_FILE
+        if not f.is_file():
+            raise WeightsError(f"weights folder {p} has no {WEIGHTS_FILE}; give the folder written by "
+                               f"`moga-zoo convert`, or the .safetensors file itself")
+        return f
+    if not p.exists():
+        raise WeightsError(f"weights path {p} does not exist")
+    if p.suffix != ".safetensors":
+        raise WeightsError(f"{p} is not a .safetensors file; only safetensors are loaded. Convert an authors' "
+                           f"checkpoint with `moga-zoo convert {p} --model MODEL -o DIR` and pass weights=DIR")
+    return p
+
+
+def installed_weights(name: str) -> Path | None:
+    """The verified installed file of ``model.tag``, or None if nothing is installed for it."""
+    f = weights_dir() / name / WEIGHTS_FILE
+    if not f.is_file():
+        return None
+    digest_file = f.with_name(WEIGHTS_FILE + _DIGEST_SUFFIX)
+    if digest_file.is_file():
+        try:
+            verify_file(f, digest_file.read_text().split()[0], None, f"installed weights {name}")
+        except ChecksumError as e:
+            raise ChecksumError(f"{e}; the installed file changed since `moga-zoo convert --install`. "
+                                f"Re-run the conversion with --install, or delete {f.parent}") from None
+    return f
+
+
+def install_folder(folder: str | os.PathLike, name: str) -> Path:
+    """Copy a converted folder to ``<weights dir>/<name>/`` (each file replaced atomically)."""
+    src = Path(folder)
+    dst = weights_dir() / name
+    dst.mkdir(parents=True, exist_ok=True)
+    digest = sha256_file(src / WEIGHTS_FILE)
+    # the digest record goes first: a reader never pairs a new file with an old digest it trusts
+    _atomic_write_text(dst / (WEIGHTS_FILE + _DIGEST_SUFFIX), f"{digest}  {WEIGHTS_FILE}\n")
+    for fname in _FOLDER_FILES:
+        if (src / fname).is_file():
+            _atomic_copy(src / fname, dst / fname)
+    return dst
+
+
+def _atomic_copy(src: Path, dst: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+            shutil.copyfileobj(inp, out)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_write_text(dst: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
