@@ -84,18 +84,24 @@ def build_moga(
     if variant == "moga" and "pretrained_cfg" not in kwargs:
         kwargs["pretrained_cfg"] = imagenet_cfg()
     kw = model_kwargs(arch, channel_multiplier, **kwargs)
-    model_cls, kwargs_filter, features = _timm.MobileNetV3, None, False
+    # features_only as in timm's own _create_mnv3: MobileNetV3Features by default, timm's generic
+    # feature wrappers (feature_cls='hook'/'fx'/..., feature_cfg) when asked for
+    model_cls, kwargs_filter, mode = _timm.MobileNetV3, None, ""
     if kw.pop("features_only", False):
-        features = True
-        model_cls = _timm.MobileNetV3Features
-        kwargs_filter = ("num_classes", "num_features", "head_conv", "head_bias", "head_norm",
-                         "global_pool")
+        if "feature_cfg" in kw or "feature_cls" in kw:
+            mode = "cfg"
+        else:
+            mode = "cls"
+            model_cls = _timm.MobileNetV3Features
+            kwargs_filter = ("num_classes", "num_features", "head_conv", "head_bias", "head_norm",
+                             "global_pool")
     model = _timm.build_model_with_cfg(
         model_cls, variant, pretrained,
-        pretrained_strict=not features,
+        features_only=mode == "cfg",
+        pretrained_strict=mode != "cls",
         kwargs_filter=kwargs_filter,
         **kw,
     )
-    if features:
+    if mode == "cls":
         model.default_cfg = _timm.pretrained_cfg_for_features(model.default_cfg)
     return model
