@@ -1,0 +1,207 @@
+"""Export to ONNX or TorchScript, and check that the exported file computes what the model does."""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import tempfile
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+from timm.data import resolve_data_config
+
+__all__ = ["FORMATS", "ExportCheck", "ExportError", "export_model", "validate_export", "format_of"]
+
+FORMATS = ("onnx", "torchscript")
+_SUFFIXES = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript", ".torchscript": "torchscript"}
+
+#: Allowed max |exported - eager| as a fraction of the largest eager logit (float32 reordering
+#: gives ~1e-5 here; a wrong graph or wrong weights is off by far more).
+RELATIVE_TOLERANCE = 1e-4
+
+#: Lowest opset torch's dynamo exporter writes natively.
+DYNAMO_MIN_OPSET = 18
+
+
+class ExportError(RuntimeError):
+    """The exported file does not reproduce the model (or could not be written)."""
+
+
+@dataclass(frozen=True)
+class ExportCheck:
+    """Result of running an exported file next to the eager model on the same random inputs."""
+    path: str
+    format: str
+    batch_sizes: tuple[int, ...]
+    max_abs_diff: float
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return self.max_abs_diff <= self.tolerance
+
+
+def format_of(path: str | os.PathLike, format: str | None = None) -> str:
+    """The export format: given explicitly, or from the file suffix (.onnx, .pt/.ts)."""
+    if format is not None:
+        if format not in FORMATS:
+            raise ValueError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+        return format
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise ValueError(f"cannot tell the format of {os.fspath(path)!r} from its suffix; "
+                         f"use .onnx, .pt or .ts, or give the format")
+    return _SUFFIXES[suffix]
+
+
+def input_size_of(model: nn.Module) -> tuple[int, int, int]:
+    """(channels, height, width) the model expects, from its timm data config."""
+    return tuple(resolve_data_config({}, model=model)["input_size"])  # type: ignore[return-value]
+
+
+def export_model(
+    model: nn.Module,
+    path: str | os.PathLike,
+    format: str | None = None,
+    *,
+    input_size: Sequence[int] | None = None,
+    opset: int | None = None,
+    validate: bool = True,
+) -> ExportCheck | None:
+    """Write ``model`` to ``path`` as ONNX or TorchScript with a dynamic batch dimension.
+
+    ``input_size`` is (C, H, W), default the model's data config. With ``validate`` the file is
+    run next to the eager model before it is moved into place; a mismatch raises
+    :class:`ExportError` and leaves nothing at ``path``. Returns the check (None without one).
+    """
+    format = format_of(path, format)
+    if opset is not None and format != "onnx":
+        raise ValueError("opset applies to ONNX export only")
+    model = model.eval()
+    size = tuple(input_size) if input_size is not None else input_size_of(model)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _temporary_sibling(path) as tmp:
+        if format == "onnx":
+            _export_onnx(model, tmp, size, opset)
+        else:
+            _export_torchscript(model, tmp, size)
+        check = validate_export(tmp, model, format, input_size=size) if validate else None
+        if check is not None and not check.ok:
+            raise ExportError(
+                f"the exported {format} model differs from the eager model by {check.max_abs_diff:.3g} "
+                f"(allowed {check.tolerance:.3g}); nothing was written to {path}")
+        os.replace(tmp, path)
+    return None if check is None else replace(check, path=os.fspath(path))
+
+
+def validate_export(
+    path: str | os.PathLike,
+    model: nn.Module,
+    format: str | None = None,
+    *,
+    input_size: Sequence[int] | None = None,
+    batch_sizes: Sequence[int] = (1, 3),
+    seed: int = 0,
+) -> ExportCheck:
+    """Run the exported file and the eager model on the same random inputs at several batch sizes
+    (which also checks the batch dimension is dynamic) and compare the outputs."""
+    format = format_of(path, format)
+    size = tuple(input_size) if input_size is not None else input_size_of(model)
+    generator = torch.Generator().manual_seed(seed)
+    run = _runner(path, format)
+    worst, scale = 0.0, 0.0
+    for batch in batch_sizes:
+        x = torch.randn(batch, *size, generator=generator)
+        with torch.inference_mode():
+            expected = model.eval()(x).float().numpy()
+        got = run(x)
+        if got.shape != expected.shape:
+            raise ExportError(f"{path}: output shape {got.shape} at batch {batch}, expected {expected.shape}")
+        worst = max(worst, float(np.abs(got - expected).max()))
+        scale = max(scale, float(np.abs(expected).max()))
+    return ExportCheck(os.fspath(path), format, tuple(batch_sizes), worst,
+                       RELATIVE_TOLERANCE * max(scale, 1.0))
+
+
+def _export_onnx(model: nn.Module, path: Path, size: tuple, opset: int | None) -> None:
+    """torch's dynamo exporter; opsets below its minimum (18) go through the TorchScript-based one."""
+    onnx = require("onnx", "ONNX export")
+    require("onnxscript", "ONNX export")
+    example = torch.randn(2, *size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # exporter chatter about its own internals
+        if opset is not None and opset < DYNAMO_MIN_OPSET:
+            torch.onnx.export(
+                model, (example,), os.fspath(path), input_names=["input"], output_names=["logits"],
+                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset,
+                dynamo=False)
+            proto = onnx.load(os.fspath(path))
+        else:
+            program = torch.onnx.export(
+                model, (example,), None, input_names=["input"], output_names=["logits"],
+                dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},),
+                opset_version=opset, dynamo=True, verbose=False)
+            proto = program.model_proto
+    written = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    if opset is not None and written != opset:
+        raise ExportError(f"torch exported opset {written}, not the requested {opset}; "
+                          f"try another opset (13-{written} usually work)")
+    onnx.helper.set_model_props(proto, {"moga_zoo.data_config": json.dumps(
+        resolve_data_config({}, model=model) | {"input_size": list(size)})})
+    onnx.save(proto, os.fspath(path))
+
+
+def require(module: str, purpose: str):
+    """Import an optional dependency, or say which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ExportError(f"{purpose} needs {module}: pip install 'moga_zoo[export]'") from None
+
+
+def _export_torchscript(model: nn.Module, path: Path, size: tuple) -> None:
+    with _quiet_torchscript(), torch.no_grad():
+        traced = torch.jit.trace(model, torch.randn(2, *size))
+        traced.save(os.fspath(path))
+
+
+def _runner(path: str | os.PathLike, format: str):
+    if format == "onnx":
+        ort = require("onnxruntime", "checking an ONNX file")
+        session = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        return lambda x: session.run(None, {name: x.numpy()})[0]
+    with _quiet_torchscript():
+        module = torch.jit.load(os.fspath(path), map_location="cpu")
+
+    def run(x: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            return module(x).float().numpy()
+    return run
+
+
+@contextmanager
+def _quiet_torchscript() -> Iterator[None]:
+    """TorchScript is deprecated upstream but still the format many deployments load."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, message=r".*torch\.jit")
+        yield
+
+
+@contextmanager
+def _temporary_sibling(path: Path) -> Iterator[Path]:
+    """A temp file next to ``path`` (same filesystem, so ``os.replace`` is atomic), removed on error."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
