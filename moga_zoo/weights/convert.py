@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,11 +55,13 @@ def read_authors_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+        if found is None:
+            raise ConversionError(f"{path} is not a readable PyTorch checkpoint") from None
         raise ConversionError(
-            f"{path} holds pickled Python objects other than tensors, which are never unpickled here "
-            f"({first}). Re-save it where you trust it as a plain state dict: "
-            f"torch.save(torch.load(f)['model_state'], 'plain.pth')") from None
+            f"{path} holds pickled Python code ({found[1]}), which is never unpickled here. Where you "
+            f"trust the file, re-save only its tensors, e.g. torch.save(state_dict, 'plain.pth'), "
+            f"and convert that") from None
     except (RuntimeError, EOFError, ValueError, OSError) as e:
         raise ConversionError(f"{path} is not a readable PyTorch checkpoint ({e})") from None
     if isinstance(obj, Mapping) and "model_state" in obj:
