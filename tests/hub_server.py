@@ -59,7 +59,7 @@ class HubServer:
         self.repos: dict[str, _Repo] = {}
         self.blobs: dict[str, bytes] = {}
         self.faults: list[Fault] = []
-        self.log: list[tuple[str, str, int]] = []  # (method, path, status)
+        self.log: list[tuple[str, str]] = []  # (method, path) of every request, on arrival
         self.lock = threading.Lock()
         self._hub = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self, cdn=False))
         self._cdn = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self, cdn=True))
@@ -115,7 +115,7 @@ class HubServer:
         with self.lock:
             self.faults.append(Fault(kind, method, match, times, delay, lie))
 
-    def requests(self, method: str | None = None, contains: str = "") -> list[tuple[str, str, int]]:
+    def requests(self, method: str | None = None, contains: str = "") -> list[tuple[str, str]]:
         with self.lock:
             return [r for r in self.log if (method is None or r[0] == method) and contains in r[1]]
 
@@ -138,16 +138,17 @@ def _handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
         # --- helpers -------------------------------------------------------------------------
         def _send(self, status: int, headers: dict[str, str], body: bytes = b"",
                   head: bool = False) -> None:
-            with hub.lock:
-                hub.log.append((self.command, self.path, status))
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            if "Content-Length" not in headers:
-                self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if not head and body:
-                self.wfile.write(body)
+            try:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                if "Content-Length" not in headers:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if not head and body:
+                    self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts)
+                self.close_connection = True
 
         def _error(self, status: int, code: str | None, msg: str, extra: dict | None = None) -> None:
             headers = {"Content-Type": "application/json", **(extra or {})}
@@ -171,6 +172,8 @@ def _handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
 
         def _get(self, head: bool) -> None:
             path = urlsplit(self.path).path
+            with hub.lock:
+                hub.log.append((self.command, path))
             fault = hub._take_fault(self.command, path)
             if fault and fault.kind == "404":
                 return self._error(404, None, "injected 404")
@@ -236,6 +239,8 @@ def _handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             path = urlsplit(self.path).path
             body = self._body()
+            with hub.lock:
+                hub.log.append((self.command, path))
             if path == "/api/repos/create":
                 req = json.loads(body)
                 repo_id = f"{req['organization']}/{req['name']}" if req.get("organization") else req["name"]
@@ -266,7 +271,7 @@ def _handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
                     return self._error(400, None, f"unsupported commit operation {item['key']}")
             sha = hub.commit(m["repo"], files, branch=unquote(m["rev"]))
             with hub.lock:
-                hub.log.append(("COMMIT", f"{m['repo']}:{summary}", 200))
+                hub.log.append(("COMMIT", f"{m['repo']}:{summary}"))
             self._send(200, {"Content-Type": "application/json"}, json.dumps({
                 "commitOid": sha, "commitUrl": f"{hub.endpoint}/{m['repo']}/commit/{sha}",
                 "pullRequestUrl": None}).encode())

@@ -46,7 +46,7 @@ def fetch_entry(
             library_name="moga_zoo", library_version=__version__,
         )
     except Exception as e:  # client errors become one clear message; anything else is re-raised
-        error = _download_error(e, entry, where, endpoint)
+        error = _download_error(e, entry, where, endpoint, cache_dir)
         if error is e:
             raise
         raise error from None
@@ -60,7 +60,8 @@ def fetch_entry(
     return Path(path)
 
 
-def _download_error(e: Exception, entry: WeightsEntry, where: str, endpoint: str | None) -> Exception:
+def _download_error(e: Exception, entry: WeightsEntry, where: str, endpoint: str | None,
+                    cache_dir: str | os.PathLike | None) -> Exception:
     host = endpoint or hf_constants.ENDPOINT
     if isinstance(e, hf_errors.GatedRepoError):
         return WeightsDownloadError(f"{where}: the repository is gated on {host}; accept its terms on the "
@@ -79,7 +80,11 @@ def _download_error(e: Exception, entry: WeightsEntry, where: str, endpoint: str
         if hf_constants.HF_HUB_OFFLINE or isinstance(e.__cause__, hf_errors.OfflineModeIsEnabled):
             return WeightsDownloadError(
                 f"{where}: offline mode (HF_HUB_OFFLINE=1) and the file is not in the cache "
-                f"{hf_constants.HF_HUB_CACHE}; run once online to fill the cache, or pass weights=PATH")
+                f"{cache_dir or hf_constants.HF_HUB_CACHE}; run once online to fill the cache, or pass weights=PATH")
+        answered = _http_status(e)
+        if answered is not None:
+            return WeightsDownloadError(f"{where}: {host} answered HTTP {answered} and the file is not in "
+                                        f"the cache; try again later or set HF_ENDPOINT to a mirror")
         return WeightsDownloadError(f"{where}: could not reach {host} and the file is not in the cache "
                                     f"({_cause(e)}); check the connection, or set HF_ENDPOINT to a mirror")
     if isinstance(e, hf_errors.HfHubHTTPError):
@@ -90,6 +95,15 @@ def _download_error(e: Exception, entry: WeightsEntry, where: str, endpoint: str
         return WeightsDownloadError(f"{where}: the download from {host} ended early ({_cause(e)}); "
                                     f"nothing was cached, try again")
     return e
+
+
+def _http_status(e: BaseException) -> int | None:
+    """Status of the hub's HTTP answer behind ``e``, if the hub answered at all."""
+    while e is not None:
+        if isinstance(e, hf_errors.HfHubHTTPError) and e.response is not None:
+            return e.response.status_code
+        e = e.__cause__  # type: ignore[assignment]
+    return None
 
 
 def _cause(e: BaseException) -> str:
