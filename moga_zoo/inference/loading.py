@@ -1,7 +1,9 @@
 """One way to get an inference-ready model: a name plus where its weights come from."""
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import Any
 
 import timm
@@ -9,7 +11,10 @@ import torch.nn as nn
 
 from ..factory import create
 
-__all__ = ["load_model"]
+__all__ = ["load_model", "folder_config"]
+
+#: config.json fields that name the classes (timm's save_for_hf writes them).
+_LABEL_KEYS = ("label_names", "label_descriptions")
 
 
 def load_model(
@@ -22,8 +27,9 @@ def load_model(
     """An eval-mode model from a name (``moga_a``, ``moga_a.in1k``, an architecture string,
     ``local-dir:PATH``, ``hf-hub:ORG/NAME``) or an existing module.
 
-    ``weights`` (a local file or converted folder) implies ``pretrained``; with neither the model
-    keeps its random initialisation, which is only useful to test a pipeline.
+    ``weights`` (a local file or converted folder) implies ``pretrained``; a ``config.json`` beside
+    it supplies the class count, label names and data config. With neither the model keeps its
+    random initialisation, which is only useful to test a pipeline.
     """
     if isinstance(model, nn.Module):
         if weights is not None or pretrained:
@@ -34,5 +40,26 @@ def load_model(
             raise ValueError(f"{model!r} already names its weights; drop the weights argument")
         return timm.create_model(model, pretrained=True, **kwargs).eval()
     if weights is not None:
-        return create(model, pretrained=True, weights=os.fspath(weights), **kwargs).eval()
+        config = folder_config(weights)
+        if "num_classes" in config:
+            kwargs.setdefault("num_classes", int(config["num_classes"]))
+        built = create(model, pretrained=True, weights=os.fspath(weights), **kwargs)
+        built.pretrained_cfg = {**built.pretrained_cfg, **config.get("pretrained_cfg", {}),
+                                **{k: config[k] for k in _LABEL_KEYS if k in config}}
+        return built.eval()
     return create(model, pretrained=pretrained, **kwargs).eval()
+
+
+def folder_config(weights: str | os.PathLike) -> dict[str, Any]:
+    """The timm ``config.json`` next to a weights file or in a converted folder ({} if none)."""
+    path = Path(weights)
+    config = (path if path.is_dir() else path.parent) / "config.json"
+    if not config.is_file():
+        return {}
+    try:
+        data = json.loads(config.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{config}: not a readable timm config.json ({e}); fix or remove it") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{config}: expected a JSON object (timm's config.json); fix or remove it")
+    return data
