@@ -8,8 +8,9 @@ follow it on HEAD) plus ``X-Linked-Etag`` (the sha256) and ``X-Linked-Size``, an
 ``GET /blobs/{sha256}`` with ``Range`` support. Errors carry the ``X-Error-Code`` the client maps
 to its exceptions (RepoNotFound, RevisionNotFound, EntryNotFound).
 
-Upload: ``POST /api/repos/create``, ``POST /api/models/{repo}/preupload/{rev}`` (every file
-"regular") and ``POST /api/models/{repo}/commit/{rev}`` (ndjson, base64 contents).
+Upload: ``POST /api/repos/create``, ``POST /api/validate-yaml`` (the model card's front matter),
+``POST /api/models/{repo}/preupload/{rev}`` (every file "regular") and
+``POST /api/models/{repo}/commit/{rev}`` (ndjson, base64 contents).
 
 Faults (``inject``): ``"404"``, ``"500"``, ``"truncate"`` (close the connection half way, or with
 ``lie=True`` also send a short ``Content-Length``), ``"corrupt"`` (flip bytes, same size) and
@@ -247,10 +248,18 @@ def _handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
                 with hub.lock:
                     exists = repo_id in hub.repos
                     hub.repos.setdefault(repo_id, _Repo())
-                if exists:
-                    return self._error(409, None, "You already created this model repo")
-                return self._send(200, {"Content-Type": "application/json"},
-                                  json.dumps({"url": f"{hub.endpoint}/{repo_id}"}).encode())
+                url = json.dumps({"url": f"{hub.endpoint}/{repo_id}"}).encode()
+                if exists:  # the hub's 409 also names the repo
+                    return self._send(409, {"Content-Type": "application/json",
+                                            "X-Error-Message": "You already created this model repo"}, url)
+                return self._send(200, {"Content-Type": "application/json"}, url)
+            if path == "/api/validate-yaml":  # model card metadata: front matter with a license
+                content = json.loads(body)["content"]
+                front = re.match(r"^---\n(.*?)\n---\n", content, re.S)
+                errors = [] if front and re.search(r"^license: \S+", front[1], re.M) else \
+                    [{"message": "README.md needs YAML front matter with a license"}]
+                return self._send(400 if errors else 200, {"Content-Type": "application/json"},
+                                  json.dumps({"errors": errors, "warnings": []}).encode())
             m = _API.match(path)
             if not m or m["repo"] not in hub.repos:
                 return self._error(404, "RepoNotFound", "Repository not found")
