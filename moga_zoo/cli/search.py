@@ -1,0 +1,13 @@
+"""``moga-zoo search``: rerun MoGA's weighted NSGA-II search (see ``search_repro.reproduce``)."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from search_repro.reproduce import add_arguments, run
+
+    p = sub.add_parser("search", help="rerun the MoGA search (weighted NSGA-II) on the bundled "
+                                      "supernet and latency table, or your own")
+    add_arguments(p)
+    p.set_defaults(func=run)

@@ -1,0 +1,168 @@
+"""Rerun MoGA's search: ``python -m search_repro.reproduce`` (also ``moga-zoo search``).
+
+Bundled Fashion-MNIST supernet + bundled CPU latency table by default; any table with
+``--table``. Writes a results folder (see :mod:`search_repro.search.results`) and resumes from
+it when rerun with the same command. Under ``torchrun --nproc_per_node N`` the accuracy
+evaluations are split over the N processes.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["add_arguments", "run", "main", "DEFAULT_OUT"]
+
+DEFAULT_OUT = "search_results"
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The search options (shared by ``moga-zoo search`` and ``python -m search_repro.reproduce``)."""
+    from search_repro.search.defaults import (BUDGETS, DEFAULT_OBJECTIVES, DEFAULT_WEIGHTS,
+                                              OBJECTIVES)
+
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                   help=f"results folder; rerunning with the same settings resumes it "
+                        f"(default: {DEFAULT_OUT})")
+    p.add_argument("--budget", default="default", choices=list(BUDGETS),
+                   help="population / generations / random-sample preset: " + "; ".join(
+                       f"{k}: {v['pop_size']}x{v['generations']}, {v['random_samples']} random"
+                       for k, v in BUDGETS.items()) + " (default: default, <= 10 min on 2 CPU cores)")
+    p.add_argument("--pop-size", type=int, help="override the budget's population size")
+    p.add_argument("--generations", type=int, help="override the budget's generation count")
+    p.add_argument("--random-samples", type=int, help="override the random-cloud size")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--objectives", default=",".join(DEFAULT_OBJECTIVES),
+                   help=f"comma-separated, from {', '.join(OBJECTIVES)} (default: %(default)s; "
+                        f"params is maximised as in MoGA)")
+    p.add_argument("--weights", type=_floats,
+                   help=f"crowding weight per objective (default for the default objectives: "
+                        f"{','.join(map(str, DEFAULT_WEIGHTS))}; our choice, see docs/search.md)")
+    p.add_argument("--max-latency", type=float, metavar="MS", help="latency budget (constraint)")
+    p.add_argument("--max-macs", type=float, metavar="MILLIONS",
+                   help="MAC budget in millions at 224x224 (constraint)")
+    p.add_argument("--table", help="latency table: a bundled name or a .json file "
+                                   "(default: the bundled CPU table)")
+    p.add_argument("--supernet", metavar="FILE",
+                   help="trained supernet checkpoint (default: the bundled Fashion-MNIST one)")
+    p.add_argument("--data-root", help="data folder for --supernet (default: Fashion-MNIST)")
+    p.add_argument("--threads", type=int, help="torch CPU threads for the evaluations")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _load_artifacts(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
+    """(latency table, supernet evaluator, their identities), checked against one space."""
+    from moga_zoo.search_space import space_hash
+    from search_repro.latency import DEFAULT_TABLE, load_table
+    from search_repro.supernet import SupernetEvaluator, load_bundled_evaluator
+
+    table_name = args.table or DEFAULT_TABLE
+    table = load_table(table_name)
+    if args.supernet:
+        if not Path(args.supernet).is_file():
+            raise FileNotFoundError(f"no supernet checkpoint at {args.supernet}")
+        evaluator = SupernetEvaluator.from_checkpoint(args.supernet, data_root=args.data_root)
+    else:
+        if args.data_root:
+            raise ValueError("--data-root only applies to a --supernet checkpoint")
+        evaluator = load_bundled_evaluator()
+    if not table.space_hash == evaluator.space_hash == space_hash():
+        raise ValueError(
+            f"search-space mismatch: latency table {table_name} is for space {table.space_hash}, "
+            f"the supernet for {evaluator.space_hash}, this moga_zoo defines {space_hash()}; "
+            f"rebuild the table or retrain the supernet for this space")
+    described = evaluator.describe()
+    artifacts = {
+        "table": table_name, "table_device": table.device, "table_runtime": table.runtime,
+        "supernet": "bundled" if not args.supernet else str(Path(args.supernet).resolve()),
+        "supernet_sha256": described.get("sha256"), "evaluator": described.get("settings"),
+        "space_hash": space_hash(),
+    }
+    return table, evaluator, artifacts
+
+
+def _config(args: argparse.Namespace, artifacts: dict[str, Any]) -> Any:
+    from search_repro.search.config import SearchConfig
+    from search_repro.search.defaults import DEFAULT_OBJECTIVES, DEFAULT_WEIGHTS, check_objectives
+
+    objectives = check_objectives(args.objectives.split(","))
+    weights = args.weights
+    if weights is None:
+        if objectives != DEFAULT_OBJECTIVES:
+            raise ValueError(f"give --weights (one per objective: {', '.join(objectives)}); the "
+                             f"default weights are for {', '.join(DEFAULT_OBJECTIVES)}")
+        weights = DEFAULT_WEIGHTS
+    return SearchConfig.for_budget(
+        args.budget, pop_size=args.pop_size, generations=args.generations,
+        random_samples=args.random_samples, seed=args.seed, objectives=objectives,
+        weights=weights, max_latency_ms=args.max_latency,
+        max_macs=None if args.max_macs is None else int(round(args.max_macs * 1e6)),
+        artifacts=artifacts)
+
+
+def _report(outcome: Any) -> str:
+    from search_repro.search.results import front_records
+
+    lines = [f"front: {len(outcome.front)} architectures after {outcome.timing['generations_done']} "
+             f"generations, {len(outcome.history)} evaluated "
+             f"({outcome.timing['seconds_this_invocation']:.0f} s this invocation)",
+             f"{'accuracy':>9} {'latency ms':>10} {'params M':>8} {'MACs M':>7}  architecture"]
+    rows = front_records(outcome)
+    refs = outcome.extras["references"]
+    for r in rows:
+        lines.append(f"{r['accuracy']:9.4f} {r['latency_ms']:10.2f} {r['params'] / 1e6:8.3f} "
+                     f"{r['macs'] / 1e6:7.1f}  {r['arch']}")
+    for i, name in enumerate(refs["names"]):
+        lines.append(f"{refs['accuracy'][i]:9.4f} {refs['latency_ms'][i]:10.2f} "
+                     f"{refs['params'][i] / 1e6:8.3f} {refs['macs'][i] / 1e6:7.1f}  {name}")
+    lines.append(f"results in {outcome.out_dir}/: history.csv, front.csv, front.json, "
+                 f"references.csv, search.png (state.json resumes the run)")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run or resume the search described by ``args``; print the front."""
+    import torch
+
+    from search_repro.search.distributed import sharded_evaluation
+    from search_repro.search.objectives import Scorer
+    from search_repro.search.runner import run_search
+    from search_repro.search.size_model import size_model
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError("--threads must be >= 1")
+        torch.set_num_threads(args.threads)
+    table, evaluator, artifacts = _load_artifacts(args)
+    config = _config(args, artifacts)
+    with sharded_evaluation(evaluator.accuracy) as accuracy:
+        if accuracy.rank > 0:
+            return 0
+        scorer = Scorer(accuracy, table.predict, size_model())
+        outcome = run_search(config, scorer, args.out, progress=not args.no_progress)
+    print(_report(outcome))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m search_repro.reproduce",
+                                     description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""The search loop: pymoo's NSGA-II driven generation by generation, saved after each one."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pymoo.core.evaluator import Evaluator
+from pymoo.core.population import Population
+from pymoo.core.termination import NoTermination
+from tqdm import tqdm
+
+from moga_zoo.search_space import NAMED_ARCHITECTURES, NUM_CHOICES, NUM_LAYERS, Architecture
+
+from .config import SearchConfig
+from .defaults import check_weights
+from .history import History
+from .objectives import ArchitectureProblem, Scorer, fastest_architecture
+from .operators import NewArchitecturesOnly, make_nsga2
+from .results import front_indices, write_results
+from .state import SearchState, StateError, write_json_atomic
+
+__all__ = ["SearchOutcome", "run_search", "check_feasible", "STATE_FILE"]
+
+STATE_FILE = "state.json"
+
+
+@dataclass
+class SearchOutcome:
+    """A finished search: its final population, front (indices into ``population``) and history."""
+
+    config: SearchConfig
+    history: History
+    population: np.ndarray
+    metrics: dict[str, np.ndarray]
+    front: np.ndarray
+    extras: dict[str, Any]
+    out_dir: Path
+    timing: dict[str, Any] = field(default_factory=dict)
+
+
+def check_feasible(config: SearchConfig, scorer: Scorer) -> None:
+    """Fail early, with the best achievable value, when a budget no architecture can meet."""
+    if config.max_latency_ms is not None:
+        codes, ms = fastest_architecture(scorer.latency)
+        if ms > config.max_latency_ms:
+            raise ValueError(
+                f"no architecture meets the latency budget of {config.max_latency_ms:g} ms: the "
+                f"fastest under this table is {ms:.3f} ms ({Architecture.decode(codes)}); raise "
+                f"--max-latency or pick another --table")
+    if config.max_macs is not None and scorer.sizes.min_macs() > config.max_macs:
+        raise ValueError(
+            f"no architecture meets the MAC budget of {config.max_macs:,}: the smallest has "
+            f"{scorer.sizes.min_macs():,} MACs; raise --max-macs")
+
+
+def _load_state(path: Path, config: SearchConfig) -> SearchState | None:
+    if not path.exists():
+        return None
+    state = SearchState.load(path)
+    saved, wanted = state.config.to_json(), config.to_json()
+    if saved != wanted:
+        diff = ", ".join(f"{k}: saved {saved.get(k)!r} vs now {wanted.get(k)!r}"
+                         for k in sorted(set(saved) | set(wanted)) if saved.get(k) != wanted.get(k))
+        raise StateError(f"{path.parent} holds a search with other settings ({diff}); rerun with "
+                         f"the same settings to resume it, or choose another --out folder")
+    return state
+
+
+def _measure_extras(config: SearchConfig, scorer: Scorer) -> dict[str, Any]:
+    """MoGA-A/B/C and a seeded random-sample cloud, measured exactly like the candidates."""
+    named = np.array([a.encode() for a in NAMED_ARCHITECTURES.values()], dtype=np.int64)
+    rng = np.random.default_rng([config.seed, 1])
+    cloud = rng.integers(0, NUM_CHOICES, size=(config.random_samples, NUM_LAYERS))
+
+    def table(codes: np.ndarray) -> dict[str, Any]:
+        m = scorer(codes) if len(codes) else {k: np.zeros(0) for k in ("accuracy", "latency_ms", "params", "macs")}
+        return {"codes": codes.tolist(), **{k: v.tolist() for k, v in m.items()}}
+
+    return {"references": {"names": list(NAMED_ARCHITECTURES), **table(named)},
+            "random": table(cloud)}
+
+
+def _save(path: Path, config: SearchConfig, generation: int, algorithm: Any, history: History,
+          extras: dict[str, Any]) -> None:
+    pop = algorithm.pop
+    rank = [None if r is None else int(r) for r in pop.get("rank")]
+    crowding = [None if c is None else float(c) for c in pop.get("crowding")]
+    SearchState(config, generation, algorithm.random_state.bit_generator.state,
+                np.asarray(pop.get("X"), dtype=np.int64), rank, crowding, history,
+                extras).save(path)
+
+
+def run_search(config: SearchConfig, scorer: Scorer, out_dir: "str | Path",
+               progress: bool = True) -> SearchOutcome:
+    """Run (or resume) the weighted NSGA-II search and write the results folder ``out_dir``.
+
+    The state is saved atomically after every generation to ``out_dir/state.json``; calling
+    again with the same settings continues from it and ends with exactly the same front.
+    """
+    out_dir = Path(out_dir)
+    state_path = out_dir / STATE_FILE
+    state = _load_state(state_path, config)
+    check_feasible(config, scorer)
+    started = time.perf_counter()
+
+    history = state.history if state else History()
+    problem = ArchitectureProblem(scorer, history, config.objectives,
+                                  config.max_latency_ms, config.max_macs)
+    algorithm = make_nsga2(config.pop_size, check_weights(config.weights, len(config.objectives)),
+                           config.layer_mutation_prob, config.crossover_prob, config.seed,
+                           NewArchitecturesOnly(history))
+    algorithm.setup(problem, termination=NoTermination())
+    if state is not None:
+        pop = Population.new("X", state.population)
+        Evaluator().eval(problem, pop)  # from the history: nothing is re-measured
+        pop.set("rank", np.array(state.rank, dtype=object),
+                "crowding", np.array(state.crowding, dtype=object))
+        algorithm.pop, algorithm.is_initialized = pop, True
+        algorithm.n_iter = state.generation + 1
+        algorithm.random_state.bit_generator.state = state.rng
+    extras = state.extras if state else {}
+    done = state.generation if state else 0
+
+    bar = tqdm(total=config.generations, initial=done, desc="search", unit="gen",
+               disable=not progress, dynamic_ncols=True)
+    while done < config.generations:
+        problem.generation = done + 1
+        offspring = algorithm.ask()
+        if offspring is None or len(offspring) == 0:
+            break  # the space around the population is exhausted (only in tiny test spaces)
+        algorithm.evaluator.eval(problem, offspring)
+        algorithm.tell(infills=offspring)
+        done += 1
+        _save(state_path, config, done, algorithm, history, extras)
+        pop = algorithm.pop
+        metrics = problem.measure(pop.get("X"))
+        front = front_indices(problem, metrics)
+        bar.update(1)
+        if len(front):
+            bar.set_postfix(front=len(front), evals=len(history),
+                            best_acc=f"{metrics['accuracy'][front].max():.4f}",
+                            min_ms=f"{metrics['latency_ms'][front].min():.2f}",
+                            max_params=f"{metrics['params'][front].max() / 1e6:.2f}M")
+    bar.close()
+    search_s = time.perf_counter() - started
+
+    if not extras:
+        extras = _measure_extras(config, scorer)
+        _save(state_path, config, done, algorithm, history, extras)
+    population = np.asarray(algorithm.pop.get("X"), dtype=np.int64)
+    metrics = problem.measure(population)
+    outcome = SearchOutcome(config, history, population, metrics,
+                            front_indices(problem, metrics), extras, out_dir,
+                            {"generations_done": done, "evaluations": len(history),
+                             "seconds_this_invocation": round(time.perf_counter() - started, 2),
+                             "search_seconds_this_invocation": round(search_s, 2),
+                             "resumed_from_generation": state.generation if state else None})
+    write_results(outcome, problem)
+    write_json_atomic(out_dir / "run.json", outcome.timing)
+    return outcome

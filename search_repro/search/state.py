@@ -1,0 +1,97 @@
+"""The resume state of a search: one JSON file, replaced atomically after every generation.
+
+It holds the settings, the generation reached, the exact random-generator state, the surviving
+population (with its NSGA-II rank and crowding, which the next parent selection reads) and the
+full history, so a restarted run continues bit for bit where the last saved generation ended.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import SearchConfig
+from .history import History
+
+__all__ = ["STATE_FORMAT", "SearchState", "StateError", "write_json_atomic", "write_text_atomic"]
+
+STATE_FORMAT = "moga_zoo.search_state/1"
+
+
+class StateError(ValueError):
+    """A resume state that cannot be used (corrupt, or from different settings)."""
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write through a temp file in the same folder and ``os.replace``: never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=1) + "\n")
+
+
+@dataclass
+class SearchState:
+    """Where a search stands after ``generation`` completed generations."""
+
+    config: SearchConfig
+    generation: int
+    rng: dict[str, Any]
+    population: np.ndarray  # (pop, 14) codes, in pymoo's order
+    rank: list[int | None]  # None for infeasible members (pymoo ranks only feasible ones)
+    crowding: list[float | None]
+    history: History
+    extras: dict[str, Any]  # reference points and random cloud, once measured
+
+    def save(self, path: Path) -> None:
+        write_json_atomic(path, {
+            "format": STATE_FORMAT,
+            "config": self.config.to_json(),
+            "generation": self.generation,
+            "rng": self.rng,
+            "population": self.population.tolist(),
+            "rank": self.rank,
+            "crowding": [c if c is None or np.isfinite(c) else "inf" for c in self.crowding],
+            "history": self.history.to_json(),
+            "extras": self.extras,
+        })
+
+    @classmethod
+    def load(cls, path: Path) -> "SearchState":
+        """Read a state; anything unreadable is a :class:`StateError` and the file is left alone."""
+        hint = (f"the file is left untouched: restore it, or move it away to start the search "
+                f"over (or use another --out folder)")
+        try:
+            data = json.loads(Path(path).read_text())
+            if data.get("format") != STATE_FORMAT:
+                raise ValueError(f"format {data.get('format')!r}, expected {STATE_FORMAT!r}")
+            return cls(
+                config=SearchConfig.from_json(data["config"]),
+                generation=int(data["generation"]),
+                rng=data["rng"],
+                population=np.asarray(data["population"], dtype=np.int64),
+                rank=[None if r is None else int(r) for r in data["rank"]],
+                crowding=[float(c) if c is not None else None for c in data["crowding"]],
+                history=History.from_json(data["history"]),
+                extras=data["extras"],
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise StateError(f"resume state {path} is corrupt ({type(e).__name__}: {e}); "
+                             f"{hint}") from None
