@@ -58,38 +58,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _load_artifacts(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
-    """(latency table, supernet evaluator, their identities), checked against one space."""
+def _load_evaluator(args: argparse.Namespace, table: Any) -> tuple[Any, dict[str, Any]]:
+    """The supernet evaluator and the identities of both artifacts, checked against one space."""
     from moga_zoo.search_space import space_hash
-    from search_repro.latency import DEFAULT_TABLE, load_table
     from search_repro.supernet import SupernetEvaluator, load_bundled_evaluator
 
-    table_name = args.table or DEFAULT_TABLE
-    table = load_table(table_name)
     if args.supernet:
         if not Path(args.supernet).is_file():
             raise FileNotFoundError(f"no supernet checkpoint at {args.supernet}")
         evaluator = SupernetEvaluator.from_checkpoint(args.supernet, data_root=args.data_root)
     else:
-        if args.data_root:
-            raise ValueError("--data-root only applies to a --supernet checkpoint")
         evaluator = load_bundled_evaluator()
     if not table.space_hash == evaluator.space_hash == space_hash():
         raise ValueError(
-            f"search-space mismatch: latency table {table_name} is for space {table.space_hash}, "
+            f"search-space mismatch: latency table {table.source} is for space {table.space_hash}, "
             f"the supernet for {evaluator.space_hash}, this moga_zoo defines {space_hash()}; "
             f"rebuild the table or retrain the supernet for this space")
     described = evaluator.describe()
     artifacts = {
-        "table": table_name, "table_device": table.device, "table_runtime": table.runtime,
+        "table": args.table, "table_device": table.device, "table_runtime": table.runtime,
         "supernet": "bundled" if not args.supernet else str(Path(args.supernet).resolve()),
         "supernet_sha256": described.get("sha256"), "evaluator": described.get("settings"),
         "space_hash": space_hash(),
     }
-    return table, evaluator, artifacts
+    return evaluator, artifacts
 
 
-def _config(args: argparse.Namespace, artifacts: dict[str, Any]) -> Any:
+def _config(args: argparse.Namespace) -> Any:
     from search_repro.search.config import SearchConfig
     from search_repro.search.defaults import DEFAULT_OBJECTIVES, DEFAULT_WEIGHTS, check_objectives
 
@@ -105,7 +100,7 @@ def _config(args: argparse.Namespace, artifacts: dict[str, Any]) -> Any:
         random_samples=args.random_samples, seed=args.seed, objectives=objectives,
         weights=weights, max_latency_ms=args.max_latency,
         max_macs=None if args.max_macs is None else int(round(args.max_macs * 1e6)),
-        artifacts=artifacts)
+    )
 
 
 def _report(outcome: Any) -> str:
@@ -132,22 +127,30 @@ def run(args: argparse.Namespace) -> int:
     """Run or resume the search described by ``args``; print the front."""
     import torch
 
+    from search_repro.latency import DEFAULT_TABLE, load_table
     from search_repro.search.distributed import sharded_evaluation
     from search_repro.search.objectives import Scorer
-    from search_repro.search.runner import run_search
+    from search_repro.search.runner import check_feasible, run_search
     from search_repro.search.size_model import size_model
 
     if args.threads is not None:
         if args.threads < 1:
             raise ValueError("--threads must be >= 1")
         torch.set_num_threads(args.threads)
-    table, evaluator, artifacts = _load_artifacts(args)
-    config = _config(args, artifacts)
+    if args.data_root and not args.supernet:
+        raise ValueError("--data-root only applies to a --supernet checkpoint")
+    args.table = args.table or DEFAULT_TABLE
+    table = load_table(args.table)
+    config = _config(args)  # settings and budgets are checked before the slow supernet load
+    sizes = size_model()
+    check_feasible(config, table.predict, sizes)
+    evaluator, artifacts = _load_evaluator(args, table)
+    config = config.with_artifacts(**artifacts)
     with sharded_evaluation(evaluator.accuracy) as accuracy:
         if accuracy.rank > 0:
             return 0
-        scorer = Scorer(accuracy, table.predict, size_model())
-        outcome = run_search(config, scorer, args.out, progress=not args.no_progress)
+        outcome = run_search(config, Scorer(accuracy, table.predict, sizes), args.out,
+                             progress=not args.no_progress)
     print(_report(outcome))
     return 0
 

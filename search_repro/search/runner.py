@@ -17,9 +17,10 @@ from moga_zoo.search_space import NAMED_ARCHITECTURES, NUM_CHOICES, NUM_LAYERS, 
 from .config import SearchConfig
 from .defaults import check_weights
 from .history import History
-from .objectives import ArchitectureProblem, Scorer, fastest_architecture
+from .objectives import ArrayFn, ArchitectureProblem, Scorer, fastest_architecture
 from .operators import NewArchitecturesOnly, make_nsga2
 from .results import front_indices, write_results
+from .size_model import SizeModel
 from .state import SearchState, StateError, write_json_atomic
 
 __all__ = ["SearchOutcome", "run_search", "check_feasible", "STATE_FILE"]
@@ -41,19 +42,19 @@ class SearchOutcome:
     timing: dict[str, Any] = field(default_factory=dict)
 
 
-def check_feasible(config: SearchConfig, scorer: Scorer) -> None:
+def check_feasible(config: SearchConfig, latency: ArrayFn, sizes: SizeModel) -> None:
     """Fail early, with the best achievable value, when a budget no architecture can meet."""
     if config.max_latency_ms is not None:
-        codes, ms = fastest_architecture(scorer.latency)
+        codes, ms = fastest_architecture(latency)
         if ms > config.max_latency_ms:
             raise ValueError(
                 f"no architecture meets the latency budget of {config.max_latency_ms:g} ms: the "
                 f"fastest under this table is {ms:.3f} ms ({Architecture.decode(codes)}); raise "
                 f"--max-latency or pick another --table")
-    if config.max_macs is not None and scorer.sizes.min_macs() > config.max_macs:
+    if config.max_macs is not None and sizes.min_macs() > config.max_macs:
         raise ValueError(
             f"no architecture meets the MAC budget of {config.max_macs:,}: the smallest has "
-            f"{scorer.sizes.min_macs():,} MACs; raise --max-macs")
+            f"{sizes.min_macs():,} MACs; raise --max-macs")
 
 
 def _load_state(path: Path, config: SearchConfig) -> SearchState | None:
@@ -103,7 +104,7 @@ def run_search(config: SearchConfig, scorer: Scorer, out_dir: "str | Path",
     out_dir = Path(out_dir)
     state_path = out_dir / STATE_FILE
     state = _load_state(state_path, config)
-    check_feasible(config, scorer)
+    check_feasible(config, scorer.latency, scorer.sizes)
     started = time.perf_counter()
 
     history = state.history if state else History()
