@@ -127,11 +127,17 @@ def run(args: argparse.Namespace) -> int:
     """Run or resume the search described by ``args``; print the front."""
     import torch
 
+    for module in ("pymoo", "matplotlib"):
+        try:
+            __import__(module)
+        except ModuleNotFoundError:
+            raise ValueError(f"the search needs {module}: pip install 'moga_zoo[search]'") from None
     from search_repro.latency import DEFAULT_TABLE, load_table
     from search_repro.search.distributed import sharded_evaluation
     from search_repro.search.objectives import Scorer
-    from search_repro.search.runner import check_feasible, run_search
+    from search_repro.search.runner import STATE_FILE, check_feasible, run_search
     from search_repro.search.size_model import size_model
+    from search_repro.search.state import SearchState
 
     if args.threads is not None:
         if args.threads < 1:
@@ -144,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
     config = _config(args)  # settings and budgets are checked before the slow supernet load
     sizes = size_model()
     check_feasible(config, table.predict, sizes)
+    state = Path(args.out) / STATE_FILE
+    if state.exists():
+        SearchState.load(state)  # a corrupt state fails here, before the supernet load
     evaluator, artifacts = _load_evaluator(args, table)
     config = config.with_artifacts(**artifacts)
     with sharded_evaluation(evaluator.accuracy) as accuracy:

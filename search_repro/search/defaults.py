@@ -23,7 +23,7 @@ DEFAULT_WEIGHTS = (0.4, 0.4, 0.2)
 #: full-scale run (MoGA did not publish its population or generation count: our choice).
 BUDGETS: dict[str, dict[str, int]] = {
     "smoke": {"pop_size": 8, "generations": 3, "random_samples": 8},
-    "default": {"pop_size": 32, "generations": 30, "random_samples": 200},
+    "default": {"pop_size": 24, "generations": 25, "random_samples": 100},
     "paper": {"pop_size": 100, "generations": 200, "random_samples": 1000},
 }
 
