@@ -18,7 +18,9 @@ def count_macs(model: nn.Module, input_size: tuple[int, int, int] = (3, 224, 224
     """Multiply-accumulates of one forward pass at batch 1 (convolutions and linear layers)."""
     was_training = model.training
     model.eval()
-    x = torch.zeros(1, *input_size)
+    param = next(model.parameters(), None)
+    x = torch.zeros(1, *input_size, device=param.device if param is not None else "cpu",
+                    dtype=param.dtype if param is not None else torch.float32)
     with FlopCounterMode(display=False) as counter:
         model(x)
     model.train(was_training)
