@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 __all__ = ["add_arguments", "run", "main", "DEFAULT_OUT"]
 
-DEFAULT_OUT = "search_results"
+DEFAULT_OUT = "runs/search"
 
 
 def _floats(text: str) -> tuple[float, ...]:

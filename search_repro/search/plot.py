@@ -36,13 +36,12 @@ def plot_search(outcome: "SearchOutcome", path: Path) -> None:
     f, m = outcome.front, outcome.metrics
     if len(f):
         ax.scatter(m["latency_ms"][f], m["accuracy"][f], s=_size(m["params"][f]), c="tab:red",
-                   edgecolors="black", linewidths=0.5, label=f"final front ({len(f)})")
-        ax.plot(m["latency_ms"][f], m["accuracy"][f], c="tab:red", lw=0.7, alpha=0.6)
+                   edgecolors="black", linewidths=0.5, label=f"final front ({len(f)}; non-dominated in all objectives)")
     refs = ex["references"]
     ax.scatter(refs["latency_ms"], refs["accuracy"], s=_size(refs["params"]) * 2.5, c="gold",
                marker="*", edgecolors="black", linewidths=0.7, label="MoGA-A/B/C", zorder=5)
     for name, x, y in zip(refs["names"], refs["latency_ms"], refs["accuracy"]):
-        ax.annotate(name.replace("moga_", "MoGA-").upper().replace("MOGA", "MoGA"), (x, y),
+        ax.annotate(f"MoGA-{name.split('_')[-1].upper()}", (x, y),
                     textcoords="offset points", xytext=(6, 4), fontsize=9)
     art = outcome.config.artifacts
     ax.set_xlabel(f"latency (ms) -- table: {art.get('table', '?')}")
