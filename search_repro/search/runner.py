@@ -105,7 +105,7 @@ def run_search(config: SearchConfig, scorer: Scorer, out_dir: "str | Path",
     state_path = out_dir / STATE_FILE
     state = _load_state(state_path, config)
     check_feasible(config, scorer.latency, scorer.sizes)
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
 
     history = state.history if state else History()
     problem = ArchitectureProblem(scorer, history, config.objectives,
@@ -158,6 +158,7 @@ def run_search(config: SearchConfig, scorer: Scorer, out_dir: "str | Path",
                             {"generations_done": done, "evaluations": len(history),
                              "seconds_this_invocation": round(time.perf_counter() - started, 2),
                              "search_seconds_this_invocation": round(search_s, 2),
+                             "cpu_seconds_this_invocation": round(time.process_time() - started_cpu, 2),
                              "resumed_from_generation": state.generation if state else None})
     write_results(outcome, problem)
     write_json_atomic(out_dir / "run.json", outcome.timing)
