@@ -33,7 +33,8 @@ def check_resolution(resolution: int) -> None:
     """The network downsamples 32x: refuse any other input side with a clear message."""
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 32 \
             or resolution % 32:
-        raise ValueError(f"resolution must be a positive multiple of 32 (e.g. 224), got {resolution!r}")
+        raise ValueError(
+            f"resolution must be a positive multiple of 32 (e.g. 224), got {resolution!r}")
 
 
 def build_model(arch: Architecture) -> nn.Module:

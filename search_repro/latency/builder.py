@@ -18,7 +18,7 @@ from moga_zoo.search_space import NUM_LAYERS, space_hash
 from .blocks import check_resolution, fixed_parts, input_shapes, layer_parts
 from .end_to_end import calibration_architectures, fit_correction, measure_architectures
 from .measure import measure_interleaved
-from .runtimes import get_runtime
+from .runtimes import Runtime, get_runtime
 from .schema import (FORMAT, FORMAT_VERSION, HEADER_KEYS, TableFormatError, check_table,
                      missing_parts, read_json, write_json_atomic)
 from .table import LatencyTable
@@ -26,7 +26,7 @@ from .table import LatencyTable
 __all__ = ["build_table"]
 
 
-def _new_table(runtime: Any, resolution: int, batch: int, measurement: dict[str, int]) -> dict:
+def _new_table(runtime: Runtime, resolution: int, batch: int, measurement: dict[str, int]) -> dict:
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "space_hash": space_hash(),
         "resolution": resolution, "batch": batch, "dtype": "float32",
@@ -50,6 +50,46 @@ def _resume(path: Path, fresh: dict[str, Any]) -> dict[str, Any]:
             f"{path} holds a table built with other settings ({detail}); it is left untouched: "
             f"pass another -o FILE, or delete it to start over")
     return old
+
+
+def _measure_missing(table: dict[str, Any], path: Path, rt: Runtime, resolution: int, batch: int,
+                     warmup: int, repeats: int, e2e_repeats: int, calibration_samples: int,
+                     seed: int, bar: tqdm) -> None:
+    """Measure every part ``table`` lacks, writing the file after each group."""
+    shapes = input_shapes(resolution, batch)
+    bar_step = lambda: bar.update(1)  # noqa: E731
+    if table["fixed"] is None:
+        parts = fixed_parts(resolution, batch)
+        stats = measure_interleaved({p.key: rt.timer(p.module, p.input_shape) for p in parts},
+                                    warmup, repeats, seed, bar_step)
+        table["fixed"] = {p.key: {"input_shape": list(p.input_shape), **stats[p.key]}
+                          for p in parts}
+        write_json_atomic(path, table)
+    for i in range(NUM_LAYERS):
+        if table["layers"][i] is not None:
+            continue
+        bar.set_postfix_str(f"layer {i + 1}/{NUM_LAYERS}")
+        parts = layer_parts(i, resolution, batch)
+        stats = measure_interleaved({p.key: rt.timer(p.module, p.input_shape) for p in parts},
+                                    warmup, repeats, seed + i + 1, bar_step)
+        table["layers"][i] = {"layer": i + 1, "input_shape": list(shapes[f"layer{i + 1}"]),
+                              "choices": stats}
+        write_json_atomic(path, table)
+    if "correction" not in table:
+        table["correction"] = None
+        if calibration_samples:
+            bar.set_postfix_str("end-to-end calibration")
+            archs = calibration_architectures(calibration_samples, seed)
+            raw = LatencyTable({**table, "correction": None}, str(path))
+            sums = raw.predict(np.array([a.encode() for a in archs]), corrected=False)
+            measured = measure_architectures(archs, rt, resolution, batch, warmup, e2e_repeats,
+                                             seed, bar_step)
+            a, b = fit_correction(sums, np.array([m["median_ms"] for m in measured]))
+            table["correction"] = {
+                "type": "linear", "a": round(a, 6), "b": round(b, 6),
+                "calibration": [{"arch": str(arch), "table_sum_ms": round(float(s), 5), **m}
+                                for arch, s, m in zip(archs, sums, measured)]}
+        write_json_atomic(path, table)
 
 
 def build_table(
@@ -89,41 +129,10 @@ def build_table(
     todo = missing_parts(table)
     if not todo:
         return LatencyTable(table, str(path))
-    shapes = input_shapes(resolution, batch)
     calibrate = "end-to-end correction" in todo and calibration_samples > 0
     rounds = (len(todo) - ("end-to-end correction" in todo)) * repeats + calibrate * e2e_repeats
-    bar = tqdm(total=rounds, desc=f"lut {rt.name}/{device}", unit="round", disable=not progress)
-    bar_step = lambda: bar.update(1)  # noqa: E731
-    if table["fixed"] is None:
-        parts = fixed_parts(resolution, batch)
-        stats = measure_interleaved({p.key: rt.timer(p.module, p.input_shape) for p in parts},
-                                    warmup, repeats, seed, bar_step)
-        table["fixed"] = {p.key: {"input_shape": list(p.input_shape), **stats[p.key]} for p in parts}
-        write_json_atomic(path, table)
-    for i in range(NUM_LAYERS):
-        if table["layers"][i] is not None:
-            continue
-        bar.set_postfix_str(f"layer {i + 1}/{NUM_LAYERS}")
-        parts = layer_parts(i, resolution, batch)
-        stats = measure_interleaved({p.key: rt.timer(p.module, p.input_shape) for p in parts},
-                                    warmup, repeats, seed + i + 1, bar_step)
-        table["layers"][i] = {"layer": i + 1, "input_shape": list(shapes[f"layer{i + 1}"]),
-                              "choices": stats}
-        write_json_atomic(path, table)
-    if "correction" not in table:
-        table["correction"] = None
-        if calibrate:
-            bar.set_postfix_str("end-to-end calibration")
-            archs = calibration_architectures(calibration_samples, seed)
-            raw = LatencyTable({**table, "correction": None}, str(path))
-            sums = raw.predict(np.array([a.encode() for a in archs]), corrected=False)
-            measured = measure_architectures(archs, rt, resolution, batch, warmup, e2e_repeats,
-                                             seed, bar_step)
-            a, b = fit_correction(sums, np.array([m["median_ms"] for m in measured]))
-            table["correction"] = {
-                "type": "linear", "a": round(a, 6), "b": round(b, 6),
-                "calibration": [{"arch": str(arch), "table_sum_ms": round(float(s), 5), **m}
-                                for arch, s, m in zip(archs, sums, measured)]}
-        write_json_atomic(path, table)
-    bar.close()
+    with tqdm(total=rounds, desc=f"lut {rt.name}/{device}", unit="round",
+              disable=not progress) as bar:
+        _measure_missing(table, path, rt, resolution, batch, warmup, repeats, e2e_repeats,
+                         calibration_samples, seed, bar)
     return LatencyTable(table, str(path))

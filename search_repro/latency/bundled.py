@@ -9,7 +9,8 @@ from pathlib import Path
 
 from .schema import TableFormatError, read_json
 
-__all__ = ["TABLES_DIR", "DEFAULT_TABLE", "bundled_tables", "bundled_path", "file_sha256", "reindex"]
+__all__ = ["TABLES_DIR", "DEFAULT_TABLE", "bundled_tables", "bundled_path", "file_sha256",
+           "reindex"]
 
 TABLES_DIR = Path(__file__).with_name("tables")
 INDEX = TABLES_DIR / "index.json"

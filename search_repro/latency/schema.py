@@ -17,7 +17,8 @@ A table is one JSON object (``format_version`` 1)::
     correction                  {"type": "linear", "a", "b", "calibration": [...]} fitted on
                                 end-to-end runs; absent while building, null when not requested
 
-``stats`` is ``{"input_shape", "median_ms", "p25_ms", "p75_ms", "min_ms", "runs"}``.
+``stats`` is ``{"median_ms", "p25_ms", "p75_ms", "min_ms", "runs"}`` (fixed parts add their
+``input_shape``).
 """
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from typing import Any
 
 from moga_zoo.search_space import CHOICES, NUM_LAYERS
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "FIXED_PARTS", "DEVICES", "RUNTIMES", "CLOCKS", "HEADER_KEYS",
+__all__ = ["FORMAT", "FORMAT_VERSION", "FIXED_PARTS", "DEVICES", "RUNTIMES", "CLOCKS",
+           "HEADER_KEYS",
            "TableFormatError", "check_table", "missing_parts", "read_json", "write_json_atomic"]
 
 FORMAT = "moga_zoo.latency_table"
@@ -51,7 +53,7 @@ class TableFormatError(ValueError):
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """Parse a JSON object from ``path``; a corrupt or truncated file is a :class:`TableFormatError`."""
+    """Parse a JSON object from ``path``; a corrupt or truncated file is a TableFormatError."""
     try:
         data = json.loads(Path(path).read_text())
     except json.JSONDecodeError as e:
@@ -170,7 +172,8 @@ def check_table(data: dict[str, Any], where: str = "latency table", partial: boo
         if not isinstance(choices, dict) or set(choices) != names:
             got = set(choices) if isinstance(choices, dict) else set()
             raise _fail(lw, f"needs all {len(names)} choices; missing "
-                            f"{sorted(names - got) or 'none'}, unknown {sorted(got - names) or 'none'}")
+                            f"{sorted(names - got) or 'none'}, "
+                            f"unknown {sorted(got - names) or 'none'}")
         for name, stats in choices.items():
             _check_stats(f"{lw}, choice {name}", stats)
     if "correction" in data:

@@ -35,7 +35,9 @@ class LatencyTable:
         #: Median milliseconds of the stem + first block + head.
         self.fixed_ms = float(sum(data["fixed"][p]["median_ms"] for p in FIXED_PARTS))
         corr = data["correction"]
-        self.correction: tuple[float, float] | None = None if corr is None else (corr["a"], corr["b"])
+        #: ``(a, b)`` of ``measured ~ a * block sum + b``, or None.
+        self.correction: tuple[float, float] | None = (
+            None if corr is None else (corr["a"], corr["b"]))
 
     # --- description ------------------------------------------------------------------------
     @property
@@ -74,7 +76,8 @@ class LatencyTable:
         if arr.size and not np.issubdtype(arr.dtype, np.integer):
             raise ValueError(f"codes must be integers (index into CHOICES), got dtype {arr.dtype}")
         if arr.size and (arr.min() < 0 or arr.max() >= NUM_CHOICES):
-            raise ValueError(f"codes must lie in 0..{NUM_CHOICES - 1}, got {arr.min()}..{arr.max()}")
+            raise ValueError(
+                f"codes must lie in 0..{NUM_CHOICES - 1}, got {arr.min()}..{arr.max()}")
         total = self.layer_ms[np.arange(NUM_LAYERS), arr].sum(axis=1) + self.fixed_ms
         if corrected and self.correction is not None:
             a, b = self.correction
