@@ -1,0 +1,121 @@
+"""Supernet files: the trained weights (safetensors + JSON sidecar) and resumable training state.
+
+A trained supernet is ``<name>.safetensors`` with ``<name>.json`` beside it: the model settings,
+the space hash, the sha256 of the weights file (checked on load), the training config and a
+summary of the training log. Training state for resuming is a ``torch.save`` file of tensors and
+plain values, read back with ``weights_only=True``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from moga_zoo.search_space import space_hash
+
+from .model import Supernet
+
+__all__ = ["CheckpointError", "FORMAT", "save_supernet", "load_supernet", "read_sidecar",
+           "sha256_of", "save_state", "load_state", "atomic_write_text"]
+
+FORMAT = "moga-supernet/1"
+
+
+class CheckpointError(ValueError):
+    """A supernet file that is missing, corrupted or made for another search space."""
+
+
+def sha256_of(path: "str | os.PathLike") -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: "str | os.PathLike", text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    _atomic(Path(path), lambda tmp: Path(tmp).write_text(text))
+
+
+def _paths(path: "str | os.PathLike") -> tuple[Path, Path]:
+    p = Path(path)
+    if p.is_dir():
+        p = p / "supernet.safetensors"
+    stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
+    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+
+
+def save_supernet(path: "str | os.PathLike", supernet: Supernet, training: dict[str, Any],
+                  log_summary: dict[str, Any]) -> Path:
+    """Write ``<path>.safetensors`` and its ``.json`` sidecar; returns the weights path."""
+    weights, sidecar = _paths(path)
+    state = {k: v.detach().cpu().contiguous() for k, v in supernet.state_dict().items()}
+    _atomic(weights, lambda tmp: save_file(state, tmp, metadata={"format": FORMAT}))
+    meta = {"format": FORMAT, "space_hash": space_hash(), "model": supernet.config,
+            "weights": weights.name, "sha256": sha256_of(weights), "bytes": weights.stat().st_size,
+            "training": training, "log_summary": log_summary}
+    atomic_write_text(sidecar, json.dumps(meta, indent=2) + "\n")
+    return weights
+
+
+def read_sidecar(path: "str | os.PathLike") -> dict[str, Any]:
+    """The JSON sidecar of a supernet file (weights path, sidecar path or folder)."""
+    _, sidecar = _paths(path)
+    if not sidecar.is_file():
+        raise CheckpointError(f"no supernet sidecar {sidecar}; a supernet is a .safetensors file "
+                              f"with its .json beside it, as written by `moga-zoo supernet train`")
+    try:
+        meta = json.loads(sidecar.read_text())
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{sidecar} is not valid JSON ({e})") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{sidecar}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    return meta
+
+
+def load_supernet(path: "str | os.PathLike") -> tuple[Supernet, dict[str, Any]]:
+    """Load and verify a trained supernet; returns it (in eval mode) and its sidecar."""
+    weights, sidecar = _paths(path)
+    meta = read_sidecar(sidecar)
+    if not weights.is_file():
+        raise CheckpointError(f"supernet weights {weights} not found (named by {sidecar})")
+    digest = sha256_of(weights)
+    if digest != meta["sha256"]:
+        raise CheckpointError(f"{weights}: sha256 {digest} does not match {meta['sha256']} "
+                              f"recorded in {sidecar.name}; the file is corrupted or replaced")
+    if meta["space_hash"] != space_hash():
+        raise CheckpointError(f"{weights} was trained for search space {meta['space_hash']}, "
+                              f"this code defines {space_hash()}; retrain the supernet")
+    supernet = Supernet(**meta["model"])
+    supernet.load_state_dict(load_file(str(weights)), strict=True)
+    return supernet.eval(), meta
+
+
+def save_state(path: "str | os.PathLike", state: dict[str, Any]) -> None:
+    """Resumable training state (tensors and plain values only)."""
+    _atomic(Path(path), lambda tmp: torch.save(state, tmp))
+
+
+def load_state(path: "str | os.PathLike") -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=True)

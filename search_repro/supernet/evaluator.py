@@ -1,0 +1,215 @@
+"""Score architectures with the supernet's shared weights on the search-validation split.
+
+For each path the BatchNorm statistics are recalibrated on a fixed set of training images (reset,
+then a cumulative average over ``calib_batches`` train-mode batches), then the path is evaluated
+in eval mode. The statistics of layer i depend only on the choices of layers 1..i, so a batch of
+architectures is scored as a prefix tree: each distinct prefix is calibrated and evaluated once,
+and its activations are handed to all architectures that share it. Results are cached by
+architecture, so a repeated request costs nothing.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from moga_zoo.search_space import NUM_CHOICES, NUM_LAYERS, Architecture, space_hash
+
+from .checkpoint import load_supernet
+from .model import Supernet
+
+__all__ = ["EvaluatorSettings", "SupernetEvaluator", "load_bundled_evaluator",
+           "BUNDLED_CHECKPOINT"]
+
+BUNDLED_CHECKPOINT = os.path.join(os.path.dirname(__file__), "artifacts",
+                                  "supernet_fmnist.safetensors")
+
+
+@dataclass(frozen=True)
+class EvaluatorSettings:
+    """How an architecture is scored (recorded with every result set)."""
+
+    val_size: int = 1000          # first images of the search-validation split
+    calib_batches: int = 2        # BN recalibration: train-mode batches of training images
+    calib_batch_size: int = 128
+    calib_seed: int = 0           # which training images calibrate
+    eval_batch_size: int = 1000
+
+
+Codes = tuple[int, ...]
+
+
+def _bn_modules(module: nn.Module) -> list[_BatchNorm]:
+    return [m for m in module.modules() if isinstance(m, _BatchNorm)]
+
+
+@torch.no_grad()
+def _calibrate(module: nn.Module, batches: Sequence[torch.Tensor],
+               run=None) -> list[torch.Tensor]:
+    """Recompute the BN statistics of ``module`` on ``batches``; returns the train-mode outputs."""
+    bns = _bn_modules(module)
+    saved = [bn.momentum for bn in bns]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average over the batches
+        bn.train()
+    outputs = [(run or module)(x) for x in batches]
+    for bn, momentum in zip(bns, saved):
+        bn.momentum = momentum
+        bn.eval()
+    return outputs
+
+
+class SupernetEvaluator:
+    """Accuracy of architectures from one trained supernet (deterministic, batched, cached)."""
+
+    def __init__(self, supernet: Supernet, calib_images: torch.Tensor, val_images: torch.Tensor,
+                 val_labels: torch.Tensor, settings: EvaluatorSettings = EvaluatorSettings(),
+                 source: dict | None = None) -> None:
+        if len(calib_images) < settings.calib_batches * settings.calib_batch_size:
+            raise ValueError(f"need {settings.calib_batches * settings.calib_batch_size} "
+                             f"calibration images, got {len(calib_images)}")
+        self.supernet = supernet.eval()
+        self.settings = settings
+        self.source = dict(source or {})
+        self._calib = list(calib_images[:settings.calib_batches * settings.calib_batch_size]
+                           .split(settings.calib_batch_size))
+        self._val = val_images
+        self._labels = val_labels.long()
+        self._cache: dict[Codes, float] = {}
+        self.requested = 0      # architectures asked for (with repeats)
+        self.computed = 0       # architectures actually scored
+        self.seconds = 0.0      # time spent scoring
+        with torch.no_grad():   # the stem is the same for every path: calibrate it once
+            self._stem_calib = _calibrate(self.supernet.stem_modules(), self._calib,
+                                          self.supernet.stem)
+            self._stem_val = self._eval_chunks(self.supernet.stem, self._val)
+
+    # --- construction ------------------------------------------------------------------------
+    @classmethod
+    def from_checkpoint(cls, path: "str | os.PathLike", data_root: "str | None" = None,
+                        **settings) -> "SupernetEvaluator":
+        """Evaluator for a trained supernet file on the data it was trained on.
+
+        ``data_root`` None uses the Fashion-MNIST files; keyword arguments override
+        :class:`EvaluatorSettings` fields.
+        """
+        from search_repro.data import load_splits
+
+        supernet, meta = load_supernet(path)
+        cfg = EvaluatorSettings(**settings)
+        train = meta["training"]
+        data = load_splits(data_root, train["resolution"], train["search_val_size"],
+                           train["seed"])
+        if data.num_classes != supernet.config["num_classes"] or \
+                data.in_chans != supernet.config["in_chans"]:
+            raise ValueError(f"{path} was trained for {supernet.config['num_classes']} classes, "
+                             f"{supernet.config['in_chans']} channels; the data at "
+                             f"{data.source} has {data.num_classes} and {data.in_chans}")
+        if cfg.val_size > len(data.search_val):
+            raise ValueError(f"val_size {cfg.val_size} exceeds the search-validation split "
+                             f"({len(data.search_val)} images)")
+        n_calib = cfg.calib_batches * cfg.calib_batch_size
+        calib_idx = np.random.default_rng(cfg.calib_seed).choice(len(data.train), n_calib,
+                                                                 replace=False)
+        calib = torch.stack([data.train[int(i)][0] for i in calib_idx])
+        val = [data.search_val[i] for i in range(cfg.val_size)]
+        return cls(supernet, calib, torch.stack([v[0] for v in val]),
+                   torch.tensor([v[1] for v in val]), cfg,
+                   source={"checkpoint": os.path.abspath(path), "sha256": meta["sha256"],
+                           "data": data.source})
+
+    # --- public API --------------------------------------------------------------------------
+    @property
+    def space_hash(self) -> str:
+        return space_hash()
+
+    def describe(self) -> dict:
+        """Settings and provenance, to store beside search results."""
+        return {"settings": asdict(self.settings), "space_hash": self.space_hash, **self.source}
+
+    def accuracy(self, codes: "np.ndarray | Sequence[Sequence[int]]") -> np.ndarray:
+        """Accuracies in [0, 1] of an (N, 14) integer array of choice codes -> float64 (N,)."""
+        arr = np.asarray(codes)
+        if arr.ndim != 2 or arr.shape[1] != NUM_LAYERS or not np.issubdtype(arr.dtype,
+                                                                             np.integer):
+            raise ValueError(f"codes must be an integer array of shape (N, {NUM_LAYERS}), got "
+                             f"dtype {arr.dtype} shape {arr.shape}")
+        if arr.size and (arr.min() < 0 or arr.max() >= NUM_CHOICES):
+            raise ValueError(f"codes must lie in 0..{NUM_CHOICES - 1}, got "
+                             f"{arr.min()}..{arr.max()}")
+        rows = [tuple(int(c) for c in row) for row in arr]
+        self.requested += len(rows)
+        missing = sorted(set(rows) - self._cache.keys())
+        if missing:
+            tic = time.perf_counter()
+            self._cache.update(self._score(missing))
+            self.seconds += time.perf_counter() - tic
+            self.computed += len(missing)
+        return np.array([self._cache[r] for r in rows], dtype=np.float64)
+
+    def accuracy_arch(self, arch: "Architecture | str") -> float:
+        """Accuracy of one architecture (an :class:`Architecture` or its string form)."""
+        return float(self.accuracy(np.array([Architecture.parse(arch).encode()]))[0])
+
+    @torch.no_grad()
+    def naive_logits(self, codes: Sequence[int]) -> torch.Tensor:
+        """Reference per-candidate evaluation: recalibrate the whole path, evaluate the split."""
+        codes = tuple(int(c) for c in codes)
+        net = self.supernet
+        path = nn.ModuleList([net.conv_stem, net.bn1, net.first_block, net.last_block,
+                              *(net.layers[i][c] for i, c in enumerate(codes))])
+        _calibrate(path, self._calib, lambda x: net(x, codes))
+        return self._eval_chunks(lambda x: net(x, codes), self._val)
+
+    def naive_accuracy(self, codes: Sequence[int]) -> float:
+        return self._acc(self.naive_logits(codes))
+
+    # --- prefix-tree scoring -----------------------------------------------------------------
+    def _acc(self, logits: torch.Tensor) -> float:
+        return float((logits.argmax(1) == self._labels).double().mean())
+
+    def _eval_chunks(self, fn, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([fn(chunk) for chunk in x.split(self.settings.eval_batch_size)])
+
+    @torch.no_grad()
+    def prefix_logits(self, archs: Iterable[Codes]) -> dict[Codes, torch.Tensor]:
+        """Logits of each architecture, sharing the work of common prefixes."""
+        out: dict[Codes, torch.Tensor] = {}
+        self._descend(0, sorted(set(archs)), self._stem_calib, self._stem_val, out)
+        return out
+
+    def _score(self, archs: list[Codes]) -> dict[Codes, float]:
+        return {a: self._acc(logits) for a, logits in self.prefix_logits(archs).items()}
+
+    def _descend(self, depth: int, archs: list[Codes], calib: list[torch.Tensor],
+                 val: torch.Tensor, out: dict[Codes, torch.Tensor]) -> None:
+        net = self.supernet
+        if depth == NUM_LAYERS:
+            _calibrate(net.last_block, calib)
+            logits = self._eval_chunks(net.head, val)
+            for a in archs:
+                out[a] = logits
+            return
+        groups: dict[int, list[Codes]] = {}
+        for a in archs:
+            groups.setdefault(a[depth], []).append(a)
+        for code, group in groups.items():
+            block = net.layers[depth][code]
+            next_calib = _calibrate(block, calib)
+            next_val = self._eval_chunks(block, val)
+            self._descend(depth + 1, group, next_calib, next_val, out)
+
+
+def load_bundled_evaluator(**settings) -> SupernetEvaluator:
+    """Evaluator of the bundled Fashion-MNIST proxy supernet (see docs/supernet.md)."""
+    if not os.path.isfile(BUNDLED_CHECKPOINT):
+        raise FileNotFoundError(f"bundled supernet {BUNDLED_CHECKPOINT} is missing; reinstall "
+                                f"moga_zoo or train one with `moga-zoo supernet train`")
+    return SupernetEvaluator.from_checkpoint(BUNDLED_CHECKPOINT, **settings)

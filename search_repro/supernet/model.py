@@ -1,0 +1,115 @@
+"""The weight-sharing supernet: every searchable layer holds all 12 choice blocks.
+
+The choice blocks are the blocks of ``moga_zoo`` models (timm ``MobileNetV3`` built from the
+space's block strings), so a single path computes exactly what the stand-alone model of that
+architecture computes, and :meth:`Supernet.export_subnet` hands its weights over unchanged.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import moga_zoo
+from moga_zoo.search_space import CHOICES, NUM_LAYERS, STAGE_SIZES, Architecture
+
+__all__ = ["Supernet", "layer_positions", "as_codes"]
+
+
+def layer_positions() -> tuple[tuple[int, int], ...]:
+    """(stage, index) of each searchable layer inside a stand-alone model's ``blocks``."""
+    positions = []
+    for stage, size in enumerate(STAGE_SIZES, start=1):  # stage 0 is the fixed first block
+        positions.extend((stage, j) for j in range(size))
+    return tuple(positions)
+
+
+def as_codes(arch: "Architecture | Sequence[int]") -> tuple[int, ...]:
+    """Integer codes of an architecture (or validated codes)."""
+    if isinstance(arch, Architecture):
+        return arch.encode()
+    return Architecture.decode(arch).encode()
+
+
+class Supernet(nn.Module):
+    """One-shot MoGA supernet (stem, fixed first block, 14 x 12 choice blocks, head)."""
+
+    def __init__(self, num_classes: int = 1000, in_chans: int = 3,
+                 channel_multiplier: float = 1.0, drop_rate: float = 0.2) -> None:
+        super().__init__()
+        self.config: dict[str, Any] = dict(num_classes=num_classes, in_chans=in_chans,
+                                           channel_multiplier=channel_multiplier,
+                                           drop_rate=drop_rate)
+        # One stand-alone model per choice, every layer set to that choice: layer i of model c is
+        # exactly the block that choice c of layer i is in any architecture.
+        donors = [moga_zoo.create(arch=Architecture((c,) * NUM_LAYERS), **self.config)
+                  for c in CHOICES]
+        base = donors[0]
+        self.conv_stem, self.bn1 = base.conv_stem, base.bn1
+        self.first_block = base.blocks[0][0]
+        self.layers = nn.ModuleList(
+            nn.ModuleList(d.blocks[s][j] for d in donors) for s, j in layer_positions())
+        self.last_block = base.blocks[-1][0]
+        self.global_pool, self.conv_head, self.act2 = base.global_pool, base.conv_head, base.act2
+        self.flatten, self.classifier = base.flatten, base.classifier
+        self.drop_rate = drop_rate
+
+    # --- pieces (the evaluator runs them separately to share work between paths) -------------
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """Path-independent part: stem conv + BN + act and the fixed first block."""
+        return self.first_block(self.bn1(self.conv_stem(x)))
+
+    def stem_modules(self) -> nn.ModuleList:
+        """The modules :meth:`stem` runs."""
+        return nn.ModuleList([self.conv_stem, self.bn1, self.first_block])
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """Parameters every path uses (stem, first block, head)."""
+        return [p for name, p in self.named_parameters() if not name.startswith("layers.")]
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        """The 960 conv block, pooling, 1280 conv, dropout and classifier."""
+        x = self.flatten(self.act2(self.conv_head(self.global_pool(self.last_block(x)))))
+        if self.drop_rate > 0.0:
+            x = F.dropout(x, p=self.drop_rate, training=self.training)
+        return self.classifier(x)
+
+    def forward(self, x: torch.Tensor, codes: Sequence[int]) -> torch.Tensor:
+        """Logits of the single path ``codes`` (one integer code per searchable layer)."""
+        if len(codes) != NUM_LAYERS:
+            raise ValueError(f"a path has {NUM_LAYERS} codes, got {len(codes)}")
+        x = self.stem(x)
+        for layer, code in zip(self.layers, codes):
+            x = layer[code](x)
+        return self.head(x)
+
+    # --- export ------------------------------------------------------------------------------
+    def subnet_state_dict(self, arch: "Architecture | Sequence[int]") -> dict[str, torch.Tensor]:
+        """The path's weights under the key names of the stand-alone ``moga_zoo`` model."""
+        codes = as_codes(arch)
+        prefixes = {"first_block.": "blocks.0.0.",
+                    "last_block.": f"blocks.{len(STAGE_SIZES) + 1}.0."}
+        for i, (s, j) in enumerate(layer_positions()):
+            prefixes[f"layers.{i}.{codes[i]}."] = f"blocks.{s}.{j}."
+        out = {}
+        for key, value in self.state_dict().items():
+            if key.startswith("layers."):
+                match = next((p for p in prefixes if key.startswith(p)), None)
+                if match is None:
+                    continue  # another choice of this layer
+                key = prefixes[match] + key[len(match):]
+            else:
+                match = next((p for p in prefixes if key.startswith(p)), None)
+                if match is not None:
+                    key = prefixes[match] + key[len(match):]
+            out[key] = value.detach().clone()
+        return out
+
+    def export_subnet(self, arch: "Architecture | Sequence[int]") -> nn.Module:
+        """A stand-alone ``moga_zoo`` model of ``arch`` carrying this supernet's weights."""
+        architecture = Architecture.decode(as_codes(arch))
+        model = moga_zoo.create(arch=architecture, **self.config)
+        model.load_state_dict(self.subnet_state_dict(architecture), strict=True)
+        return model.train(self.training)

@@ -1,0 +1,62 @@
+"""FairNAS strict fairness: each choice of each layer gets exactly one gradient per step."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from supernet_helpers import TINY, randomise_bn
+
+from moga_zoo.search_space import NUM_CHOICES, NUM_LAYERS
+from search_repro.supernet import Supernet, fair_paths, fair_step
+
+
+def test_fair_paths_are_independent_permutations_per_layer():
+    paths = fair_paths(np.random.default_rng(0))
+    assert paths.shape == (NUM_CHOICES, NUM_LAYERS)
+    for column in paths.T:
+        assert sorted(column) == list(range(NUM_CHOICES))
+    assert len({tuple(c) for c in paths.T}) > 1  # not one permutation shared by all layers
+    assert not np.array_equal(paths, fair_paths(np.random.default_rng(1)))
+    assert np.array_equal(paths, fair_paths(np.random.default_rng(0)))
+
+
+def test_every_choice_gets_exactly_one_gradient_and_one_update():
+    torch.manual_seed(0)
+    net = Supernet(**TINY, drop_rate=0.0).train()
+    randomise_bn(net)
+    reference = copy.deepcopy(net)
+    counts = np.zeros((NUM_LAYERS, NUM_CHOICES), dtype=int)
+    for i, layer in enumerate(net.layers):
+        for c, block in enumerate(layer):
+            for p in block.parameters():
+                p.register_hook(lambda g, i=i, c=c: counts.__setitem__((i, c), counts[i, c] + 1))
+                break  # one parameter per block is enough to count backward passes through it
+    stem_count = []
+    net.conv_stem.weight.register_hook(lambda g: stem_count.append(1))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.0)
+    steps = []
+    original_step = optimizer.step
+    optimizer.step = lambda *a, **k: (steps.append(1), original_step(*a, **k))[1]
+    x, y = torch.randn(6, 1, 32, 32), torch.randint(0, 10, (6,))
+    paths = fair_paths(np.random.default_rng(3))
+    fair_step(net, x, y, optimizer, paths)
+    assert (counts == 1).all(), counts
+    assert len(stem_count) == NUM_CHOICES and len(steps) == 1
+
+    # the accumulated gradient of a choice block is the gradient of its one path; the stem's is
+    # the mean over the 12 paths
+    k = 5
+    reference.zero_grad()
+    F.cross_entropy(reference(x, paths[k].tolist()), y).backward()
+    block, ref_block = net.layers[4][paths[k][4]], reference.layers[4][paths[k][4]]
+    for p, q in zip(block.parameters(), ref_block.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-5, atol=1e-7)
+    stem_grads = []
+    for path in paths:
+        reference.zero_grad()
+        F.cross_entropy(reference(x, path.tolist()), y).backward()
+        stem_grads.append(reference.conv_stem.weight.grad.clone())
+    torch.testing.assert_close(net.conv_stem.weight.grad, torch.stack(stem_grads).mean(0),
+                               rtol=1e-4, atol=1e-6)
