@@ -75,6 +75,15 @@ def time_cell(models: dict[str, nn.Module], variant: str, batch: int, size: int,
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+@torch.inference_mode()
+def count_aten_calls(model: nn.Module, size: int) -> int:
+    """ATen operator calls of one batch-1 forward: a load-independent measure of eager overhead."""
+    x = torch.randn(1, 3, size, size)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        model(x)
+    return sum(e.count for e in prof.key_averages() if e.key.startswith("aten::"))
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
@@ -90,6 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     models = build_models()
+    aten_calls = {name: count_aten_calls(model, args.size) for name, model in models.items()}
     variants = [v for v in VARIANTS if not (args.no_compile and v == "compile")]
     results: dict[tuple[str, int], dict[str, float]] = {}
     for batch in args.batches:
@@ -102,10 +112,10 @@ def main(argv: list[str] | None = None) -> None:
           f"torch threads, torch {torch.__version__}, timm {timm.__version__}, input "
           f"{args.size}x{args.size}, median of {args.repeats} runs at batch 1 and "
           f"{max(3, args.repeats // 3)} above, after {args.warmup} warm-up runs\n")
-    header = "| model | " + " | ".join(f"{v} b{b} ms (ratio)" for b in args.batches
+    header = "| model | ATen calls b1 | " + " | ".join(f"{v} b{b} ms (ratio)" for b in args.batches
                                        for v in variants) + " |"
     print(header)
-    print("|" + "---|" * (1 + len(args.batches) * len(variants)))
+    print("|" + "---|" * (2 + len(args.batches) * len(variants)))
     for name in models:
         arch = name.split(" ")[0]
         cells = []
@@ -114,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
                 ms = results[variant, batch][name]
                 base = results[variant, batch].get(f"{arch} (authors' layout)")
                 cells.append(f"{ms:.2f} ({ms / base:.2f}x)" if base else f"{ms:.2f}")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        print(f"| {name} | {aten_calls[name]} | " + " | ".join(cells) + " |")
     print("\nratio: time / time of the authors' layout of the same architecture, same variant "
           "and batch (< 1: ours is faster)")
 
