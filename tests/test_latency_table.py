@@ -134,3 +134,17 @@ def test_every_bundled_table_matches_index():
         assert bundled.file_sha256(path) == entry["sha256"]
         assert path.stat().st_size < 15e6
         load_table(name)
+
+
+def test_reindex_reproduces_the_index(tmp_path, monkeypatch):
+    original = json.loads(bundled.INDEX.read_text())
+    for f in bundled.TABLES_DIR.glob("*.json"):
+        if f.name != "index.json":
+            shutil.copy(f, tmp_path / f.name)
+    monkeypatch.setattr(bundled, "TABLES_DIR", tmp_path)
+    monkeypatch.setattr(bundled, "INDEX", tmp_path / "index.json")
+    bundled.reindex()
+    assert json.loads((tmp_path / "index.json").read_text()) == original
+    (tmp_path / "broken.json").write_text('{"format": "moga_zoo.latency_table"}')
+    with pytest.raises(TableFormatError, match="broken.json"):
+        bundled.reindex()

@@ -105,3 +105,15 @@ def test_awareness_script(tiny, tmp_path, capsys):
     assert mod.main(["--a", DEFAULT_TABLE, "--b", DEFAULT_TABLE, "--samples", "300",
                      "--report", str(out), "--plot", str(tmp_path / "aw.png")]) == 0
     assert json.loads(out.read_text())["samples"] == 300
+
+
+def test_cli_build_without_correction(tmp_path, capsys):
+    out = tmp_path / "t.json"
+    assert main(["lut", "build", "--resolution", "32", "--warmup", "0", "--repeats", "1",
+                 "--calibration-samples", "0", "-o", str(out), "--quiet"]) == 0
+    table = load_table(out)
+    assert table.correction is None
+    assert table.predict_arch("moga_b") == table.predict_arch("moga_b", corrected=False)
+    assert f"moga_b: {table.predict_arch('moga_b'):.3f} ms" in capsys.readouterr().out
+    assert main(["lut", "build", "-o", str(tmp_path / "t.txt")]) == 2
+    assert "must name a .json file" in capsys.readouterr().err

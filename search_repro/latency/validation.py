@@ -99,7 +99,9 @@ def plot_validation(report: dict[str, Any], path: "str | Path") -> None:
     rows = report["architectures"]
     meas = np.array([r["measured_ms"] for r in rows])
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    lo, hi = meas.min() * 0.8, meas.max() * 1.2
+    keys = ["raw_ms"] + (["corrected_ms"] if report["corrected"] is not None else [])
+    values = np.concatenate([meas] + [np.array([r[k] for r in rows]) for k in keys])
+    lo, hi = values.min() * 0.9, values.max() * 1.1
     line = np.array([lo, hi])
     ax.plot(line, line, "k-", lw=0.8, label="predicted = measured")
     ax.fill_between(line, line * 0.9, line * 1.1, color="0.9", label="±10 %")
@@ -126,6 +128,6 @@ def plot_validation(report: dict[str, Any], path: "str | Path") -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=120)
+    fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
     os.replace(tmp, path)
