@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from supernet_helpers import TINY, randomise_bn
@@ -22,6 +23,7 @@ def test_fair_paths_are_independent_permutations_per_layer():
     assert np.array_equal(paths, fair_paths(np.random.default_rng(0)))
 
 
+@pytest.mark.slow
 def test_every_choice_gets_exactly_one_gradient_and_one_update():
     torch.manual_seed(0)
     net = Supernet(**TINY, drop_rate=0.0).train()
