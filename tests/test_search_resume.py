@@ -52,6 +52,7 @@ def test_killed_run_resumes_to_the_same_front(tmp_path):
     saved_again = _start_and_kill(out, after_generation=saved + 2)  # resumed, then killed again
     assert saved_again < 8 and not (out / "front.json").exists()
     subprocess.run([sys.executable, str(HELPER), str(out), *ARGS], env=_env(), check=True)
-    assert json.loads((out / "run.json").read_text())["resumed_from_generation"] == saved_again
+    invocations = json.loads((out / "run.json").read_text())["invocations"]
+    assert [i["resumed_from_generation"] for i in invocations] == [saved_again]
     for name in ("front.json", "front.csv", "history.csv", "references.csv"):
         assert (out / name).read_bytes() == (tmp_path / "uninterrupted" / name).read_bytes(), name

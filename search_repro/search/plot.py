@@ -1,12 +1,12 @@
 """Accuracy vs latency of a search: history, random cloud, final front and MoGA-A/B/C."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from .state import replace_atomic
 
 if TYPE_CHECKING:
     from .runner import SearchOutcome
@@ -33,6 +33,10 @@ def plot_search(outcome: "SearchOutcome", path: Path) -> None:
                    alpha=0.35, marker="x", label=f"random sample ({len(rnd['codes'])})")
     ax.scatter(h["latency_ms"], h["accuracy"], s=_size(h["params"]), c="tab:blue", alpha=0.25,
                edgecolors="none", label=f"evaluated by the search ({len(outcome.history)})")
+    order = np.argsort(h["latency_ms"], kind="stable")
+    best = np.maximum.accumulate(h["accuracy"][order])
+    ax.step(h["latency_ms"][order], best, where="post", c="tab:blue", lw=1.0,
+            label="best accuracy at or below each latency (all evaluated)")
     f, m = outcome.front, outcome.metrics
     if len(f):
         ax.scatter(m["latency_ms"][f], m["accuracy"][f], s=_size(m["params"][f]), c="tab:red",
@@ -50,14 +54,7 @@ def plot_search(outcome: "SearchOutcome", path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        replace_atomic(Path(path), lambda tmp: fig.savefig(tmp, format="png"))
     finally:
         plt.close(fig)

@@ -1,6 +1,7 @@
 """The search loop: pymoo's NSGA-II driven generation by generation, saved after each one."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,5 +162,14 @@ def run_search(config: SearchConfig, scorer: Scorer, out_dir: "str | Path",
                              "cpu_seconds_this_invocation": round(time.process_time() - started_cpu, 2),
                              "resumed_from_generation": state.generation if state else None})
     write_results(outcome, problem)
-    write_json_atomic(out_dir / "run.json", outcome.timing)
+    _log_invocation(out_dir / "run.json", outcome.timing)
     return outcome
+
+
+def _log_invocation(path: Path, timing: dict[str, Any]) -> None:
+    """Append this invocation's timings to ``run.json`` (one entry per start or resume)."""
+    try:
+        invocations = json.loads(path.read_text())["invocations"]
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        invocations = []
+    write_json_atomic(path, {"invocations": [*invocations, timing]})

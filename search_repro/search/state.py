@@ -11,14 +11,15 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from .config import SearchConfig
 from .history import History
 
-__all__ = ["STATE_FORMAT", "SearchState", "StateError", "write_json_atomic", "write_text_atomic"]
+__all__ = ["STATE_FORMAT", "SearchState", "StateError", "replace_atomic", "write_json_atomic",
+           "write_text_atomic"]
 
 STATE_FORMAT = "moga_zoo.search_state/1"
 
@@ -27,20 +28,35 @@ class StateError(ValueError):
     """A resume state that cannot be used (corrupt, or from different settings)."""
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write through a temp file in the same folder and ``os.replace``: never half-written."""
+def replace_atomic(path: Path, write: Callable[[str], None]) -> None:
+    """``write(tmp)`` a temp file beside ``path``, then ``os.replace`` it: never half-written.
+
+    The file gets the usual permissions (0666 minus the umask), not ``mkstemp``'s 0600.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`replace_atomic`), synced to disk."""
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+    replace_atomic(path, write)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
