@@ -14,6 +14,7 @@ from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
 from moga_zoo.search_space import Architecture, space_hash
 
+from .defaults import OBJECTIVES
 from .history import METRICS
 from .state import write_json_atomic, write_text_atomic
 
@@ -77,7 +78,7 @@ def write_results(outcome: "SearchOutcome", problem: "ArchitectureProblem") -> N
         "config": cfg.to_json(),
         "generations_done": outcome.timing["generations_done"],
         "evaluations": len(outcome.history),
-        "objectives": {n: ("maximise" if n in ("accuracy", "params") else "minimise")
+        "objectives": {n: "maximise" if OBJECTIVES[n][1] > 0 else "minimise"
                        for n in cfg.objectives},
         "constraints": problem.limits,
         "front": front,

@@ -17,7 +17,7 @@ from moga_zoo.search_space import NAMED_ARCHITECTURES, NUM_CHOICES, NUM_LAYERS, 
 
 from .config import SearchConfig
 from .defaults import check_weights
-from .history import History
+from .history import METRICS, History
 from .objectives import ArrayFn, ArchitectureProblem, Scorer, fastest_architecture
 from .operators import NewArchitecturesOnly, make_nsga2
 from .results import front_indices, write_results
@@ -54,8 +54,8 @@ def check_feasible(config: SearchConfig, latency: ArrayFn, sizes: SizeModel) -> 
                 f"--max-latency or pick another --table")
     if config.max_macs is not None and sizes.min_macs() > config.max_macs:
         raise ValueError(
-            f"no architecture meets the MAC budget of {config.max_macs:,}: the smallest has "
-            f"{sizes.min_macs():,} MACs; raise --max-macs")
+            f"no architecture meets the MAC budget of {config.max_macs / 1e6:g} M: the smallest "
+            f"has {sizes.min_macs() / 1e6:.1f} M MACs; raise --max-macs")
 
 
 def _load_state(path: Path, config: SearchConfig) -> SearchState | None:
@@ -78,7 +78,7 @@ def _measure_extras(config: SearchConfig, scorer: Scorer) -> dict[str, Any]:
     cloud = rng.integers(0, NUM_CHOICES, size=(config.random_samples, NUM_LAYERS))
 
     def table(codes: np.ndarray) -> dict[str, Any]:
-        m = scorer(codes) if len(codes) else {k: np.zeros(0) for k in ("accuracy", "latency_ms", "params", "macs")}
+        m = scorer(codes) if len(codes) else {k: np.zeros(0) for k in METRICS}
         return {"codes": codes.tolist(), **{k: v.tolist() for k, v in m.items()}}
 
     return {"references": {"names": list(NAMED_ARCHITECTURES), **table(named)},
