@@ -10,7 +10,7 @@ import torch.nn as nn
 
 from . import models as _models  # noqa: F401  (registers moga_a/b/c with timm)
 from .builder import build_moga
-from .search_space import Architecture, ArchitectureError
+from .search_space import NUM_LAYERS, Architecture, ArchitectureError
 from .weights.loading import load_pretrained
 
 __all__ = ["create", "list_models", "resolve_architecture"]
@@ -25,7 +25,7 @@ def list_models(pattern: str = "moga*", pretrained: bool = False) -> list[str]:
 
 def _unknown(name: str) -> ValueError:
     known = list_models() + list_models(pretrained=True)
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    close = difflib.get_close_matches(name.lower().replace("-", "_"), known, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return ValueError(
         f"unknown model {name!r}.{hint} Known models: {', '.join(list_models())}; or pass an "
@@ -65,7 +65,7 @@ def create(
         try:
             arch = Architecture.parse(name)
         except ArchitectureError:
-            if "-" in name:  # looks like an architecture string: its own error is the useful one
+            if name.count("-") == NUM_LAYERS - 1:  # an architecture string: its error helps most
                 raise
             raise _unknown(name) from None
     architecture = Architecture.parse(arch)

@@ -221,7 +221,7 @@ def test_create_by_arch_string_object_codes_and_name_agree():
 
 
 @pytest.mark.parametrize("name, close", [("moga_d", "'moga_a'"), ("mogaa", "'moga_a'"),
-                                         ("moga_bb", "'moga_b'")])
+                                         ("moga_bb", "'moga_b'"), ("MoGA-B", "'moga_b'")])
 def test_unknown_name_lists_close_matches(name, close):
     with pytest.raises(ValueError, match="Did you mean") as err:
         moga_zoo.create(name)
