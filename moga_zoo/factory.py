@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from typing import Any, Sequence
 
 import timm
@@ -10,12 +11,12 @@ import torch.nn as nn
 
 from . import models as _models  # noqa: F401  (registers moga_a/b/c with timm)
 from .builder import build_moga
-from .search_space import NUM_LAYERS, Architecture, ArchitectureError
+from .search_space import Architecture, ArchitectureError
 from .weights.loading import load_pretrained
 
 __all__ = ["create", "list_models", "resolve_architecture"]
 
-ArchLike = "str | Architecture | Sequence[int]"
+_LAYER_TOKEN = re.compile(r"(^|-)e\d+k\d+(se)?(-|$)", re.IGNORECASE)
 
 
 def list_models(pattern: str = "moga*", pretrained: bool = False) -> list[str]:
@@ -65,7 +66,7 @@ def create(
         try:
             arch = Architecture.parse(name)
         except ArchitectureError:
-            if name.count("-") == NUM_LAYERS - 1:  # an architecture string: its error helps most
+            if _LAYER_TOKEN.search(name):  # meant as an architecture string: its error helps most
                 raise
             raise _unknown(name) from None
     architecture = Architecture.parse(arch)
