@@ -11,6 +11,7 @@ from supernet_helpers import TINY, randomise_bn
 
 from moga_zoo.search_space import NUM_CHOICES, NUM_LAYERS
 from search_repro.supernet import Supernet, fair_paths, fair_step
+from search_repro.supernet.fairness import coupling_at
 
 
 def test_fair_paths_are_independent_permutations_per_layer():
@@ -21,6 +22,25 @@ def test_fair_paths_are_independent_permutations_per_layer():
     assert len({tuple(c) for c in paths.T}) > 1  # not one permutation shared by all layers
     assert not np.array_equal(paths, fair_paths(np.random.default_rng(1)))
     assert np.array_equal(paths, fair_paths(np.random.default_rng(0)))
+
+
+def test_coupled_warmup_keeps_strict_fairness_and_anneals_to_fairnas():
+    # coupling 1: every path is a uniform network (all layers share one permutation)
+    uniform = fair_paths(np.random.default_rng(0), coupling=1.0)
+    assert all(len(set(row)) == 1 for row in uniform)
+    assert sorted(uniform[:, 0]) == list(range(NUM_CHOICES))
+    # partial coupling: still a permutation per layer, some layers shared, some not
+    partial = [fair_paths(np.random.default_rng(s), coupling=0.5) for s in range(20)]
+    for paths in partial:
+        for column in paths.T:
+            assert sorted(column) == list(range(NUM_CHOICES))
+    shared = np.mean([np.array_equal(p[:, i], p[:, i + 1]) for p in partial for i in range(13)])
+    assert 0.3 < shared < 0.7
+    # coupling 0 is FairNAS: exactly the independent permutations drawn before coupling existed
+    assert np.array_equal(fair_paths(np.random.default_rng(3), coupling=0.0),
+                          fair_paths(np.random.default_rng(3)))
+    assert [coupling_at(s, 100) for s in (0, 50, 100, 400)] == [1.0, 0.5, 0.0, 0.0]
+    assert coupling_at(0, 0) == 0.0
 
 
 @pytest.mark.slow

@@ -11,12 +11,26 @@ from torch.nn.parallel import DistributedDataParallel
 
 from moga_zoo.search_space import NUM_CHOICES, NUM_LAYERS
 
-__all__ = ["fair_paths", "fair_step"]
+__all__ = ["coupling_at", "fair_paths", "fair_step"]
 
 
-def fair_paths(rng: np.random.Generator) -> np.ndarray:
-    """(12, 14) int array: row k is path k; each column is an independent permutation of 0..11."""
-    return np.stack([rng.permutation(NUM_CHOICES) for _ in range(NUM_LAYERS)], axis=1)
+def fair_paths(rng: np.random.Generator, coupling: float = 0.0) -> np.ndarray:
+    """(12, 14) int array: row k is path k; each column is a random permutation of 0..11.
+
+    With ``coupling`` 0 (FairNAS) every layer's permutation is independent. With ``coupling`` p
+    a layer reuses the previous layer's permutation with probability p, so paths are partly
+    "uniform" networks; each column is still a permutation, so strict fairness holds either way.
+    """
+    perms = [rng.permutation(NUM_CHOICES)]
+    for _ in range(NUM_LAYERS - 1):
+        reuse = coupling > 0.0 and rng.random() < coupling
+        perms.append(perms[-1] if reuse else rng.permutation(NUM_CHOICES))
+    return np.stack(perms, axis=1)
+
+
+def coupling_at(step: int, warmup_steps: int) -> float:
+    """Coupled warm-up (our choice): coupling falls linearly from 1 to 0 over ``warmup_steps``."""
+    return max(0.0, 1.0 - step / warmup_steps) if warmup_steps > 0 else 0.0
 
 
 def fair_step(

@@ -28,7 +28,7 @@ from moga_zoo.search_space import space_hash
 from search_repro.data import load_splits
 
 from .checkpoint import atomic_write_text, load_state, save_state, save_supernet
-from .fairness import fair_paths, fair_step
+from .fairness import coupling_at, fair_paths, fair_step
 from .model import Supernet
 
 __all__ = ["TrainConfig", "StepBatchSampler", "lr_at", "make_optimizer", "train_supernet",
@@ -47,6 +47,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 4e-5
     clip_grad_norm: float = 0.0     # 0: no clipping
+    coupled_warmup_steps: int = 0  # 0: FairNAS's independent permutations from the first step
     channel_multiplier: float = 0.25
     resolution: int = 32
     search_val_size: int = 5000
@@ -176,7 +177,8 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> Pat
         tic = time.monotonic()
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg.steps, cfg.lr)
-        paths = fair_paths(np.random.default_rng([cfg.seed, 1, step]))  # same on every rank
+        paths = fair_paths(np.random.default_rng([cfg.seed, 1, step]),  # same on every rank
+                           coupling_at(step, cfg.coupled_warmup_steps))
         torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout: resumable, like the data
         loss = fair_step(model, images.to(device), labels.to(device), optimizer, paths,
                          clip_grad_norm=cfg.clip_grad_norm or None)
@@ -226,6 +228,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", default=None, help="train/ + val/ class folders, or the "
                    "Fashion-MNIST files (default: the Debian dataset-fashion-mnist files)")
     for name in ("steps", "batch_size", "lr", "momentum", "weight_decay", "clip_grad_norm",
+                 "coupled_warmup_steps",
                  "channel_multiplier", "resolution", "search_val_size", "seed", "save_every",
                  "max_minutes", "threads", "device", "workers"):
         value = getattr(d, name)
