@@ -12,6 +12,7 @@ architectures are skipped, so the command can be repeated in chunks (``--max-min
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -89,14 +90,15 @@ def train_one(arch: Architecture, cfg: TrainConfig, data) -> dict:
 
 def cmd_train(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
-    cfg = STANDALONE
+    cfg = dataclasses.replace(STANDALONE, steps=args.steps)
     data = load_splits(None, cfg.resolution, cfg.search_val_size, cfg.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    for name, arch in ARCHITECTURES.items():
+    shard, shards = (int(v) for v in args.shard.split("/"))
+    for index, (name, arch) in enumerate(ARCHITECTURES.items()):
         target = out / f"{name}.json"
-        if target.exists():
+        if target.exists() or index % shards != shard:
             continue
         if args.max_minutes and time.monotonic() - began > 60 * args.max_minutes:
             print("time is up; run the same command again to continue")
@@ -176,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--threads", type=int, default=1)
         if name == "train":
             p.add_argument("--max-minutes", type=float, default=0.0)
+            p.add_argument("--steps", type=int, default=STANDALONE.steps,
+                           help="training steps per architecture (cosine lr over them)")
+            p.add_argument("--shard", default="0/1", metavar="I/N",
+                           help="train only architectures I, I+N, ... (run N processes at once)")
         else:
             p.add_argument("--checkpoint", default=BUNDLED_CHECKPOINT)
         p.set_defaults(func=fn)
