@@ -158,7 +158,11 @@ from moga_zoo.weights import WeightsError
 ref = torch.load({ref!r}, weights_only=True)
 def same(m):
     with torch.no_grad():
-        return bool(torch.equal(m.eval()(ref["x"]), ref["logits"]))
+        # another process may pick other CPU kernels than the one that made the reference
+        # (thread count, oneDNN state), so compare to float32 rounding, not bit for bit; a model
+        # with other weights is off by orders of magnitude more
+        out = m.eval()(ref["x"])
+        return bool(torch.allclose(out, ref["logits"], rtol=1e-4, atol=1e-4 * float(ref["logits"].abs().max())))
 out = {{}}
 {body}
 print(json.dumps(out))
