@@ -8,7 +8,7 @@ import torch.nn as nn
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 from . import _timm
-from .search_space import LAYERS, SE_RATIO, SKELETON, STAGE_SIZES, Architecture, Choice, LayerSpec
+from .search_space import SE_RATIO, SKELETON, STAGE_SIZES, Architecture, Choice, LayerSpec
 
 __all__ = ["layer_block_string", "arch_def", "model_kwargs", "build_moga", "imagenet_cfg"]
 

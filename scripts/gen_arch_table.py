@@ -10,14 +10,13 @@ codes in docs/search-space.md. ``--check`` exits 1 when a committed table is out
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 from moga_zoo import create
+from moga_zoo.fileio import write_text_atomic
 from moga_zoo.profile import count_macs, count_params
 from moga_zoo.search_space import CHOICES, LAYERS, NAMED_ARCHITECTURES
 
@@ -88,13 +87,6 @@ def updated_docs(root: Path = ROOT) -> dict[Path, tuple[str, str]]:
     return out
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--check", action="store_true", help="exit 1 if a table is out of date")
@@ -105,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         stale.append(path.relative_to(ROOT))
         if not args.check:
-            _write_atomic(path, new)
+            write_text_atomic(path, new)
     if args.check and stale:
         print(f"out of date: {', '.join(map(str, stale))}; run python scripts/gen_arch_table.py",
               file=sys.stderr)

@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+from moga_zoo.fileio import write_text_atomic
+
 CLI_DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 WIDTH = "100"  # argparse wraps help to $COLUMNS; fixed so the page does not depend on the terminal
 
@@ -52,9 +54,7 @@ def main() -> int:
             print(f"{CLI_DOC} is out of date: run python scripts/gen_cli_docs.py", file=sys.stderr)
             return 1
         return 0
-    tmp = CLI_DOC.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, CLI_DOC)
+    write_text_atomic(CLI_DOC, text)
     print(f"wrote {CLI_DOC}")
     return 0
 

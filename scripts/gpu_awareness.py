@@ -11,15 +11,14 @@ how the two tables order the 12 choices. Writes a JSON report and a scatter plot
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from moga_zoo.fileio import replace_atomic, write_json_atomic
 from moga_zoo.search_space import CHOICES, NAMED_ARCHITECTURES, NUM_CHOICES, NUM_LAYERS
 from search_repro.latency import kendall_tau, load_table
-from search_repro.latency.schema import write_json_atomic
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -79,11 +78,8 @@ def plot(report: dict, path: Path, max_points: int = 5000) -> None:
     ax.yaxis.label.set_fontsize(8)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=120)
+    replace_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         plot(report, args.plot)
         print(f"wrote {args.plot}")
     if args.report:
-        write_json_atomic(args.report, {k: v for k, v in report.items() if k != "_points"})
+        write_json_atomic(args.report, {k: v for k, v in report.items() if k != "_points"}, indent=1)
         print(f"wrote {args.report}")
     return 0
 

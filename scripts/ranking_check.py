@@ -24,10 +24,10 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 import moga_zoo
+from moga_zoo.fileio import replace_atomic, write_json_atomic
 from moga_zoo.profile import count_macs, count_params
 from moga_zoo.search_space import MOGA_A, MOGA_B, MOGA_C, Architecture
 from search_repro.data import load_splits
-from search_repro.supernet.checkpoint import atomic_write_text
 from search_repro.supernet.evaluator import BUNDLED_CHECKPOINT, SupernetEvaluator
 from search_repro.supernet.train import StepBatchSampler, TrainConfig, lr_at, make_optimizer
 
@@ -104,7 +104,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             print("time is up; run the same command again to continue")
             return 0
         result = train_one(arch, cfg, data)
-        atomic_write_text(target, json.dumps(result, indent=2) + "\n")
+        write_json_atomic(target, result)
         print(f"{name}: test {result['test_accuracy']:.4f} ({result['train_seconds']} s)",
               flush=True)
     return 0
@@ -138,7 +138,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                           for n, e in zip(ARCHITECTURES, estimate)},
     }
     DOCS.mkdir(exist_ok=True)
-    atomic_write_text(DOCS / "supernet_ranking.json", json.dumps(report, indent=2) + "\n")
+    write_json_atomic(DOCS / "supernet_ranking.json", report)
     _plot(list(ARCHITECTURES), estimate, test, tau_test, DOCS / "supernet_ranking.png")
     for n, e, t in zip(ARCHITECTURES, estimate, test):
         print(f"{n:14s} supernet {e:.4f}  stand-alone test {t:.4f}")
@@ -163,10 +163,8 @@ def _plot(names: list[str], estimate: np.ndarray, test: np.ndarray, tau: float,
     ax.set_title(f"Fashion-MNIST proxy: Kendall tau = {tau:.3f} ({len(names)} architectures)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    replace_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
-    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:

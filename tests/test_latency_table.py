@@ -5,6 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
+from moga_zoo.fileio import sha256_file
 from moga_zoo.search_space import CHOICES, MOGA_A, MOGA_B, MOGA_C, NUM_LAYERS
 from search_repro.latency import (DEFAULT_TABLE, LatencyTable, TableFormatError, bundled_tables,
                                   load_table)
@@ -131,7 +132,7 @@ def test_every_bundled_table_matches_index():
     assert index, "no bundled tables"
     for name, entry in index.items():
         path = bundled.TABLES_DIR / entry["file"]
-        assert bundled.file_sha256(path) == entry["sha256"]
+        assert sha256_file(path) == entry["sha256"]
         assert path.stat().st_size < 15e6
         load_table(name)
 

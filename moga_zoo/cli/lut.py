@@ -5,6 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..fileio import write_json_atomic
 from ..search_space import CHOICES
 
 
@@ -74,7 +75,6 @@ def _fmt_metrics(m: dict) -> str:
 
 def _validate(args: argparse.Namespace) -> int:
     from search_repro.latency import load_table, plot_validation, validate_table
-    from search_repro.latency.schema import write_json_atomic
 
     for opt, suffix in (("plot", ".png"), ("report", ".json")):
         out = getattr(args, opt)
@@ -95,7 +95,7 @@ def _validate(args: argparse.Namespace) -> int:
         pred = row.get("corrected_ms", row["raw_ms"])
         print(f"  {row['name']}: measured {row['measured_ms']:.3f} ms, predicted {pred:.3f} ms")
     if args.report:
-        write_json_atomic(args.report, report)
+        write_json_atomic(args.report, report, indent=1)
         print(f"wrote {args.report}")
     if args.plot:
         plot_validation(report, args.plot)

@@ -1,25 +1,13 @@
 """sha256 of weights files, and removing a bad file from the Hugging Face cache."""
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
+from ..fileio import sha256_file
 from .errors import ChecksumError
 
 __all__ = ["sha256_file", "verify_file", "purge_cached_file"]
-
-_CHUNK = 1 << 20
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def verify_file(path: str | os.PathLike, sha256: str, size: int | None, what: str) -> None:
     """Raise :class:`ChecksumError` unless ``path`` has ``size`` bytes and digest ``sha256``."""

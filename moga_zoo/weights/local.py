@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
+from ..fileio import replace_atomic, write_text_atomic
 from .errors import ChecksumError, WeightsError
 from .integrity import sha256_file, verify_file
 
@@ -72,30 +72,10 @@ def install_folder(folder: str | os.PathLike, name: str) -> Path:
     dst.mkdir(parents=True, exist_ok=True)
     digest = sha256_file(src / WEIGHTS_FILE)
     # the digest record goes first: a reader never pairs a new file with an old digest it trusts
-    _atomic_write_text(dst / (WEIGHTS_FILE + _DIGEST_SUFFIX), f"{digest}  {WEIGHTS_FILE}\n")
+    write_text_atomic(dst / (WEIGHTS_FILE + _DIGEST_SUFFIX), f"{digest}  {WEIGHTS_FILE}\n")
     for fname in _FOLDER_FILES:
         if (src / fname).is_file():
-            _atomic_copy(src / fname, dst / fname)
+            replace_atomic(dst / fname, lambda tmp, f=fname: shutil.copyfile(src / f, tmp))
     return dst
 
 
-def _atomic_copy(src: Path, dst: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-            shutil.copyfileobj(inp, out)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_write_text(dst: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

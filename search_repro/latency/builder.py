@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from moga_zoo.fileio import write_json_atomic
 from moga_zoo.search_space import NUM_LAYERS, space_hash
 
 from .blocks import check_resolution, fixed_parts, input_shapes, layer_parts
@@ -20,7 +21,7 @@ from .end_to_end import calibration_architectures, fit_correction, measure_archi
 from .measure import measure_interleaved
 from .runtimes import Runtime, get_runtime
 from .schema import (FORMAT, FORMAT_VERSION, HEADER_KEYS, TableFormatError, check_table,
-                     missing_parts, read_json, write_json_atomic)
+                     missing_parts, read_json)
 from .table import LatencyTable
 
 __all__ = ["build_table"]
@@ -64,7 +65,7 @@ def _measure_missing(table: dict[str, Any], path: Path, rt: Runtime, resolution:
                                     warmup, repeats, seed, bar_step)
         table["fixed"] = {p.key: {"input_shape": list(p.input_shape), **stats[p.key]}
                           for p in parts}
-        write_json_atomic(path, table)
+        write_json_atomic(path, table, indent=1)
     for i in range(NUM_LAYERS):
         if table["layers"][i] is not None:
             continue
@@ -74,7 +75,7 @@ def _measure_missing(table: dict[str, Any], path: Path, rt: Runtime, resolution:
                                     warmup, repeats, seed + i + 1, bar_step)
         table["layers"][i] = {"layer": i + 1, "input_shape": list(shapes[f"layer{i + 1}"]),
                               "choices": stats}
-        write_json_atomic(path, table)
+        write_json_atomic(path, table, indent=1)
     if "correction" not in table:
         table["correction"] = None
         if calibration_samples:
@@ -89,7 +90,7 @@ def _measure_missing(table: dict[str, Any], path: Path, rt: Runtime, resolution:
                 "type": "linear", "a": round(a, 6), "b": round(b, 6),
                 "calibration": [{"arch": str(arch), "table_sum_ms": round(float(s), 5), **m}
                                 for arch, s, m in zip(archs, sums, measured)]}
-        write_json_atomic(path, table)
+        write_json_atomic(path, table, indent=1)
 
 
 def build_table(

@@ -4,22 +4,19 @@ After adding or rebuilding a table file there, run ``moga-zoo lut index``.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
+
+from moga_zoo.fileio import sha256_file, write_json_atomic
 
 from .schema import TableFormatError, read_json
 
-__all__ = ["TABLES_DIR", "DEFAULT_TABLE", "bundled_tables", "bundled_path", "file_sha256",
+__all__ = ["TABLES_DIR", "DEFAULT_TABLE", "bundled_tables", "bundled_path",
            "reindex"]
 
 TABLES_DIR = Path(__file__).with_name("tables")
 INDEX = TABLES_DIR / "index.json"
 #: This machine's CPU, PyTorch eager, 224 px, batch 1, 1 thread.
 DEFAULT_TABLE = "cpu-torch-224-b1-t1"
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _index() -> dict[str, dict[str, str]]:
@@ -41,7 +38,7 @@ def bundled_path(name: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"bundled table {name!r} is listed but {path} is missing; "
                                 f"reinstall moga_zoo")
-    digest = file_sha256(path)
+    digest = sha256_file(path)
     if digest != index[name]["sha256"]:
         raise TableFormatError(f"bundled table {path} has sha256 {digest[:12]}..., the index "
                                f"records {index[name]['sha256'][:12]}...; the file was modified or "
@@ -54,7 +51,7 @@ def reindex() -> dict[str, dict[str, str]]:
 
     Each ``*.json`` table is checked; its name is the file stem.
     """
-    from .schema import check_table, write_json_atomic
+    from .schema import check_table
 
     tables = {}
     for path in sorted(TABLES_DIR.glob("*.json")):
@@ -62,11 +59,11 @@ def reindex() -> dict[str, dict[str, str]]:
             continue
         data = read_json(path)
         check_table(data, str(path))
-        tables[path.stem] = {"file": path.name, "sha256": file_sha256(path),
+        tables[path.stem] = {"file": path.name, "sha256": sha256_file(path),
                              "device": f"{data['device']['type']}: {data['device']['name']}, "
                                        f"{data['device']['threads']} thread(s)",
                              "runtime": f"{data['runtime']['name']} {data['runtime']['version']}",
                              "resolution": data["resolution"], "batch": data["batch"]}
-    write_json_atomic(INDEX, {"tables": tables})
+    write_json_atomic(INDEX, {"tables": tables}, indent=1)
     return tables
 

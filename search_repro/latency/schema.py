@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +31,7 @@ from moga_zoo.search_space import CHOICES, NUM_LAYERS
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "FIXED_PARTS", "DEVICES", "RUNTIMES", "CLOCKS",
            "HEADER_KEYS",
-           "TableFormatError", "check_table", "missing_parts", "read_json", "write_json_atomic"]
+           "TableFormatError", "check_table", "missing_parts", "read_json"]
 
 FORMAT = "moga_zoo.latency_table"
 FORMAT_VERSION = 1
@@ -63,26 +61,6 @@ def read_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise TableFormatError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` to ``path`` through a temp file and ``os.replace`` (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _fail(where: str, what: str) -> TableFormatError:

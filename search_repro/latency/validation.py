@@ -5,13 +5,13 @@ for the raw block sum and for the table's fitted correction, and draws predicted
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
+from moga_zoo.fileio import replace_atomic
 from moga_zoo.search_space import NAMED_ARCHITECTURES
 
 from .end_to_end import measure_architectures, random_architectures
@@ -126,8 +126,5 @@ def plot_validation(report: dict[str, Any], path: "str | Path") -> None:
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
+    replace_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png"))
     plt.close(fig)
-    os.replace(tmp, path)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .state import replace_atomic
+from moga_zoo.fileio import replace_atomic
 
 if TYPE_CHECKING:
     from .runner import SearchOutcome

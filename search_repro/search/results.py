@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
+from moga_zoo.fileio import write_json_atomic, write_text_atomic
 from moga_zoo.search_space import Architecture, space_hash
 
 from .defaults import OBJECTIVES
 from .history import METRICS
-from .state import write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
     from .objectives import ArchitectureProblem
@@ -83,7 +83,7 @@ def write_results(outcome: "SearchOutcome", problem: "ArchitectureProblem") -> N
         "constraints": problem.limits,
         "front": front,
         "references": [r for r in _extra_records(outcome.extras) if r["set"] != "random"],
-    })
+    }, indent=1)
     write_text_atomic(out / "references.csv",
                       _csv(_extra_records(outcome.extras), ["set", "arch", *METRICS, "codes"]))
     plot_search(outcome, out / "search.png")

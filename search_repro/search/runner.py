@@ -13,6 +13,7 @@ from pymoo.core.population import Population
 from pymoo.core.termination import NoTermination
 from tqdm import tqdm
 
+from moga_zoo.fileio import write_json_atomic
 from moga_zoo.search_space import NAMED_ARCHITECTURES, NUM_CHOICES, NUM_LAYERS, Architecture
 
 from .config import SearchConfig
@@ -22,7 +23,7 @@ from .objectives import ArrayFn, ArchitectureProblem, Scorer, fastest_architectu
 from .operators import NewArchitecturesOnly, make_nsga2
 from .results import front_indices, write_results
 from .size_model import SizeModel
-from .state import SearchState, StateError, write_json_atomic
+from .state import SearchState, StateError
 
 __all__ = ["SearchOutcome", "run_search", "check_feasible", "STATE_FILE"]
 
@@ -172,4 +173,4 @@ def _log_invocation(path: Path, timing: dict[str, Any]) -> None:
         invocations = json.loads(path.read_text())["invocations"]
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         invocations = []
-    write_json_atomic(path, {"invocations": [*invocations, timing]})
+    write_json_atomic(path, {"invocations": [*invocations, timing]}, indent=1)

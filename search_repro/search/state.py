@@ -7,60 +7,24 @@ full history, so a restarted run continues bit for bit where the last saved gene
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+
+from moga_zoo.fileio import write_json_atomic
 
 from .config import SearchConfig
 from .history import History
 
-__all__ = ["STATE_FORMAT", "SearchState", "StateError", "replace_atomic", "write_json_atomic",
-           "write_text_atomic"]
+__all__ = ["STATE_FORMAT", "SearchState", "StateError"]
 
 STATE_FORMAT = "moga_zoo.search_state/1"
 
 
 class StateError(ValueError):
     """A resume state that cannot be used (corrupt, or from different settings)."""
-
-
-def replace_atomic(path: Path, write: Callable[[str], None]) -> None:
-    """``write(tmp)`` a temp file beside ``path``, then ``os.replace`` it: never half-written.
-
-    The file gets the usual permissions (0666 minus the umask), not ``mkstemp``'s 0600.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (see :func:`replace_atomic`), synced to disk."""
-    def write(tmp: str) -> None:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-
-    replace_atomic(path, write)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=1) + "\n")
 
 
 @dataclass
@@ -77,7 +41,7 @@ class SearchState:
     extras: dict[str, Any]  # reference points and random cloud, once measured
 
     def save(self, path: Path) -> None:
-        write_json_atomic(path, {
+        write_json_atomic(path, indent=1, data={
             "format": STATE_FORMAT,
             "config": self.config.to_json(),
             "generation": self.generation,
@@ -92,8 +56,8 @@ class SearchState:
     @classmethod
     def load(cls, path: Path) -> "SearchState":
         """Read a state; anything unreadable is a :class:`StateError` and the file is left alone."""
-        hint = (f"the file is left untouched: restore it, or move it away to start the search "
-                f"over (or use another --out folder)")
+        hint = ("the file is left untouched: restore it, or move it away to start the search "
+                "over (or use another --out folder)")
         try:
             data = json.loads(Path(path).read_text())
             if data.get("format") != STATE_FORMAT:

@@ -7,55 +7,27 @@ plain values, read back with ``weights_only=True``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from moga_zoo.fileio import replace_atomic, sha256_file, write_json_atomic
 from moga_zoo.search_space import space_hash
 
 from .model import Supernet
 
 __all__ = ["CheckpointError", "FORMAT", "save_supernet", "load_supernet", "read_sidecar",
-           "sha256_of", "save_state", "load_state", "atomic_write_text"]
+           "save_state", "load_state"]
 
 FORMAT = "moga-supernet/1"
 
 
 class CheckpointError(ValueError):
     """A supernet file that is missing, corrupted or made for another search space."""
-
-
-def sha256_of(path: "str | os.PathLike") -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: "str | os.PathLike", text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    _atomic(Path(path), lambda tmp: Path(tmp).write_text(text))
 
 
 def _paths(path: "str | os.PathLike") -> tuple[Path, Path]:
@@ -71,11 +43,11 @@ def save_supernet(path: "str | os.PathLike", supernet: Supernet, training: dict[
     """Write ``<path>.safetensors`` and its ``.json`` sidecar; returns the weights path."""
     weights, sidecar = _paths(path)
     state = {k: v.detach().cpu().contiguous() for k, v in supernet.state_dict().items()}
-    _atomic(weights, lambda tmp: save_file(state, tmp, metadata={"format": FORMAT}))
+    replace_atomic(weights, lambda tmp: save_file(state, tmp, metadata={"format": FORMAT}))
     meta = {"format": FORMAT, "space_hash": space_hash(), "model": supernet.config,
-            "weights": weights.name, "sha256": sha256_of(weights), "bytes": weights.stat().st_size,
+            "weights": weights.name, "sha256": sha256_file(weights), "bytes": weights.stat().st_size,
             "training": training, "log_summary": log_summary}
-    atomic_write_text(sidecar, json.dumps(meta, indent=2) + "\n")
+    write_json_atomic(sidecar, meta)
     return weights
 
 
@@ -100,7 +72,7 @@ def load_supernet(path: "str | os.PathLike") -> tuple[Supernet, dict[str, Any]]:
     meta = read_sidecar(sidecar)
     if not weights.is_file():
         raise CheckpointError(f"supernet weights {weights} not found (named by {sidecar})")
-    digest = sha256_of(weights)
+    digest = sha256_file(weights)
     if digest != meta["sha256"]:
         raise CheckpointError(f"{weights}: sha256 {digest} does not match {meta['sha256']} "
                               f"recorded in {sidecar.name}; the file is corrupted or replaced")
@@ -114,7 +86,7 @@ def load_supernet(path: "str | os.PathLike") -> tuple[Supernet, dict[str, Any]]:
 
 def save_state(path: "str | os.PathLike", state: dict[str, Any]) -> None:
     """Resumable training state (tensors and plain values only)."""
-    _atomic(Path(path), lambda tmp: torch.save(state, tmp))
+    replace_atomic(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_state(path: "str | os.PathLike") -> dict[str, Any]:

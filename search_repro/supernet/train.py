@@ -24,10 +24,11 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
+from moga_zoo.fileio import write_text_atomic
 from moga_zoo.search_space import space_hash
 from search_repro.data import load_splits
 
-from .checkpoint import atomic_write_text, load_state, save_state, save_supernet
+from .checkpoint import load_state, save_state, save_supernet
 from .fairness import coupling_at, fair_paths, fair_step
 from .model import Supernet
 
@@ -158,7 +159,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> Pat
         if rank == 0 and log_path.is_file():  # drop steps logged after the saved state
             kept = [line for line in log_path.read_text().splitlines()
                     if line.strip() and json.loads(line)["step"] <= start]
-            atomic_write_text(log_path, "".join(line + "\n" for line in kept))
+            write_text_atomic(log_path, "".join(line + "\n" for line in kept))
     model: nn.Module = supernet
     if world > 1:
         model = DistributedDataParallel(supernet, find_unused_parameters=True,
