@@ -11,7 +11,6 @@ round-robin so that load changes hit all of them alike.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import tempfile
@@ -25,19 +24,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import moga_zoo  # noqa: E402
 from authors_reference import MOGA_A, MOGA_B, MOGA_C, MoGAAuthors  # noqa: E402
+from machine import cpu_name  # noqa: E402
 from moga_zoo.inference import make_runner  # noqa: E402
 
 AUTHORS = {"moga_a": MOGA_A, "moga_b": MOGA_B, "moga_c": MOGA_C}
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def eager(model: torch.nn.Module) -> Callable[[torch.Tensor], object]:

@@ -15,12 +15,17 @@ from search_repro.supernet import (CheckpointError, EvaluatorSettings, SupernetE
 SMALL = EvaluatorSettings(val_size=48, calib_batches=2, calib_batch_size=16, eval_batch_size=20)
 
 
-@pytest.fixture(scope="module")
-def evaluator() -> SupernetEvaluator:
+def _make_evaluator(channels_last: bool = True) -> SupernetEvaluator:
     g = torch.Generator().manual_seed(1)
     return SupernetEvaluator(tiny_supernet(), torch.randn(32, 1, 32, 32, generator=g) * 1.5,
                              torch.randn(48, 1, 32, 32, generator=g),
-                             torch.randint(0, 10, (48,), generator=g), SMALL)
+                             torch.randint(0, 10, (48,), generator=g), SMALL,
+                             channels_last=channels_last)
+
+
+@pytest.fixture(scope="module")
+def evaluator() -> SupernetEvaluator:
+    return _make_evaluator()
 
 
 def _codes(n: int, seed: int) -> np.ndarray:
@@ -40,6 +45,18 @@ def test_prefix_sharing_equals_naive_per_candidate_evaluation(evaluator):
         torch.testing.assert_close(shared[tuple(map(int, c))], naive, rtol=1e-5, atol=1e-5)
     # different architectures really give different logits
     assert not torch.allclose(shared[tuple(map(int, codes[0]))], shared[tuple(map(int, codes[2]))])
+
+
+def test_memory_format_does_not_change_the_logits(evaluator):
+    codes = [tuple(map(int, c)) for c in _codes(3, 2)]
+    contiguous = _make_evaluator(channels_last=False)
+    assert evaluator.supernet.conv_stem.weight.is_contiguous(memory_format=torch.channels_last)
+    assert contiguous.supernet.conv_stem.weight.is_contiguous()
+    fast, slow = evaluator.prefix_logits(codes), contiguous.prefix_logits(codes)
+    for c in codes:  # float32 rounding differs between the layouts, through 16 blocks
+        scale = float(slow[c].abs().max())
+        assert slow[c].std(0).mean() > 0.05 * scale  # input-sensitive logits
+        torch.testing.assert_close(fast[c], slow[c], rtol=1e-3, atol=1e-3 * scale)
 
 
 def test_accuracy_api_cache_and_dedup(evaluator):
