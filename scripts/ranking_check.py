@@ -36,8 +36,8 @@ from search_repro.supernet.train import StepBatchSampler, TrainConfig, lr_at, ma
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
-#: MoGA-A/B/C and five more spread over the MAC range (uniform smallest, largest, two uniform
-#: middles, one random draw).
+#: MoGA-A/B/C, four uniform networks spread over the MAC range (smallest, largest, two middles)
+#: and five random draws (what the search mostly sees).
 ARCHITECTURES: dict[str, Architecture] = {
     "moga_a": MOGA_A,
     "moga_b": MOGA_B,
@@ -46,7 +46,8 @@ ARCHITECTURES: dict[str, Architecture] = {
     "all_e6k3": Architecture.decode([2] * 14),
     "all_e3k5se": Architecture.decode([5] * 14),
     "all_e6k7se": Architecture.decode([11] * 14),
-    "random_seed0": Architecture.decode(np.random.default_rng(0).integers(0, 12, 14).tolist()),
+    **{f"random_seed{seed}": Architecture.decode(
+        np.random.default_rng(seed).integers(0, 12, 14).tolist()) for seed in range(5)},
 }
 
 #: Stand-alone schedule (ours): 10 epochs of the supernet's training split, batch 256, SGD
