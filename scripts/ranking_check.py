@@ -97,13 +97,9 @@ def train_one(arch: Architecture, cfg: TrainConfig, data, seed: int) -> dict:
             "macs": count_macs(model, (data.in_chans, data.resolution, data.resolution))}
 
 
-def _supernet_training(checkpoint: str) -> dict:
-    return read_sidecar(checkpoint)["training"]
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
-    sn = _supernet_training(args.checkpoint)
+    sn = read_sidecar(args.checkpoint)["training"]
     data = load_splits(None, sn["resolution"], sn["search_val_size"], sn["seed"])
     steps = args.epochs * (len(data.train) // args.batch_size)
     cfg = TrainConfig(out="", steps=steps, batch_size=args.batch_size, lr=args.lr,
@@ -147,7 +143,7 @@ def _load_runs(out: Path) -> dict[str, list[dict]]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from scipy.stats import kendalltau, spearmanr
+    from scipy.stats import kendalltau, rankdata, spearmanr
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -172,13 +168,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     seed_pairs = [float(kendalltau(per_seed[:, i], per_seed[:, j])[0])
                   for i, j in itertools.combinations(range(per_seed.shape[1]), 2)]
     seeds = [r["seed"] for r in runs[names[0]]]
+    rank = {"standalone": rankdata(-test, method="min"),  # 1 = best; ties share the best rank
+            **{k: rankdata(-e, method="min") for k, e in estimates.items()}}
+    spread = {"standalone_test_accuracy_range": [float(test.min()), float(test.max())],
+              "largest_seed_to_seed_difference": float(np.ptp(per_seed, axis=1).max())}
     report = {
         "command": f"python scripts/ranking_check.py report --out {args.out}",
         "checkpoint": Path(args.checkpoint).name,
-        "supernet_sha256": read_sidecar(args.checkpoint)["sha256"],
+        "supernet_sha256": evaluator.describe()["sha256"],
         "standalone_schedule": {k: runs[names[0]][0][k] for k in ("steps", "batch_size", "lr")},
         "seeds": seeds,
         "standalone_seed_to_seed_kendall_tau": seed_pairs,
+        **spread,
         "evaluators": taus,
         "architectures": {n: {"arch": str(ARCHITECTURES[n]), "params": runs[n][0]["params"],
                               "macs": runs[n][0]["macs"],
@@ -187,17 +188,24 @@ def cmd_report(args: argparse.Namespace) -> int:
                               "search_val_accuracy_mean": float(val[i]),
                               "train_seconds_per_seed": [r["train_seconds"] for r in runs[n]],
                               **{f"supernet_estimate_{k}": float(e[i])
-                                 for k, e in estimates.items()}}
+                                 for k, e in estimates.items()},
+                              **{f"rank_{k}": int(r[i]) for k, r in rank.items()}}
                           for i, n in enumerate(names)},
     }
     DOCS.mkdir(exist_ok=True)
     write_json_atomic(DOCS / "supernet_ranking.json", report)
     _plot(names, estimates["search_default"], per_seed, taus["search_default"],
           DOCS / "supernet_ranking.png")
-    print(f"{'architecture':14s} {'supernet':>9s} {'full split':>10s} {'stand-alone test':>17s}")
+    print(f"{'architecture':14s} {'supernet':>9s} {'full split':>10s} {'stand-alone test':>17s}"
+          f"  ranks (supernet, full split, stand-alone)")
     for i, n in enumerate(names):
         print(f"{n:14s} {estimates['search_default'][i]:9.4f} {estimates['full_split'][i]:10.4f} "
-              f"{test[i]:9.4f} ({', '.join(f'{a:.4f}' for a in per_seed[i])})")
+              f"{test[i]:9.4f} ({', '.join(f'{a:.4f}' for a in per_seed[i])})  "
+              f"{rank['search_default'][i]}, {rank['full_split'][i]}, {rank['standalone'][i]}")
+    lo, hi = spread["standalone_test_accuracy_range"]
+    print(f"stand-alone mean test accuracy {lo:.4f}-{hi:.4f} ({(hi - lo) * 100:.1f} points); "
+          f"largest seed-to-seed difference {spread['largest_seed_to_seed_difference'] * 100:.1f} "
+          f"points")
     for label, t in taus.items():
         print(f"Kendall tau, supernet ({label}) vs mean stand-alone test accuracy: "
               f"{t['kendall_tau_vs_test']:.3f} (p={t['kendall_p_value']:.3f}); per seed "

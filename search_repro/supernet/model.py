@@ -95,15 +95,11 @@ class Supernet(nn.Module):
             prefixes[f"layers.{i}.{codes[i]}."] = f"blocks.{s}.{j}."
         out = {}
         for key, value in self.state_dict().items():
-            if key.startswith("layers."):
-                match = next((p for p in prefixes if key.startswith(p)), None)
-                if match is None:
-                    continue  # another choice of this layer
+            match = next((p for p in prefixes if key.startswith(p)), None)
+            if match is None and key.startswith("layers."):
+                continue  # another choice of this layer
+            if match is not None:
                 key = prefixes[match] + key[len(match):]
-            else:
-                match = next((p for p in prefixes if key.startswith(p)), None)
-                if match is not None:
-                    key = prefixes[match] + key[len(match):]
             out[key] = value.detach().clone()
         return out
 
