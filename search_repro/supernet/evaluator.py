@@ -67,7 +67,11 @@ def _calibrate(module: nn.Module, batches: Sequence[torch.Tensor],
 
 
 class SupernetEvaluator:
-    """Accuracy of architectures from one trained supernet (deterministic, batched, cached)."""
+    """Accuracy of architectures from one trained supernet (deterministic, batched, cached).
+
+    The supernet passed in is put in eval mode and, with ``channels_last``, in that memory
+    format, in place.
+    """
 
     def __init__(self, supernet: Supernet, calib_images: torch.Tensor, val_images: torch.Tensor,
                  val_labels: torch.Tensor, settings: EvaluatorSettings = EvaluatorSettings(),
