@@ -13,10 +13,14 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+import numpy as np
+
 __all__ = [
     "Choice", "LayerSpec", "Architecture", "ArchitectureError",
     "KERNELS", "EXPANSIONS", "SE_OPTIONS", "CHOICES", "LAYERS", "STAGE_SIZES", "SKELETON",
     "NUM_LAYERS", "NUM_CHOICES", "MOGA_A", "MOGA_B", "MOGA_C", "NAMED_ARCHITECTURES", "space_hash",
+    "IMAGENET_STRIDES", "check_strides", "layer_specs", "BLOCK_POSITIONS", "block_path",
+    "check_codes",
 ]
 
 
@@ -65,6 +69,14 @@ NUM_LAYERS = len(LAYERS)
 #: Searchable layers per timm stage (the stages of mobilenetv3_large_100).
 STAGE_SIZES = (2, 3, 4, 2, 3)
 
+#: The searchable layers' strides in the MoGA networks (ImageNet, 224 px: total stride 32).
+IMAGENET_STRIDES: tuple[int, ...] = tuple(s.stride for s in LAYERS)
+
+#: (stage, index) of each searchable layer inside a timm model's ``blocks`` (stage 0 holds the
+#: fixed first block, the last stage the 960-channel 1x1 conv).
+BLOCK_POSITIONS: tuple[tuple[int, int], ...] = tuple(
+    (stage, j) for stage, size in enumerate(STAGE_SIZES, start=1) for j in range(size))
+
 #: The fixed parts around the searchable layers.
 SKELETON = {
     "stem": {"kernel": 3, "stride": 2, "out_chs": 16, "act": "hard_swish"},
@@ -77,6 +89,58 @@ SKELETON = {
 
 _TOKEN = re.compile(r"^e(\d+)k(\d+)(se)?$")
 _ALLOWED = "e{3,6}k{3,5,7} optionally followed by 'se' (e.g. e6k5, e3k7se)"
+
+
+def check_strides(strides: "Sequence[int] | None") -> tuple[int, ...]:
+    """A validated stride schedule of the searchable layers (None: :data:`IMAGENET_STRIDES`).
+
+    A schedule is one stride (1 or 2) per searchable layer; it changes the feature-map sizes,
+    not the weights, so one set of weights runs under any schedule.
+    """
+    if strides is None:
+        return IMAGENET_STRIDES
+    values = _as_list(strides, f"{NUM_LAYERS} strides")
+    if len(values) != NUM_LAYERS or any(isinstance(v, bool) or v not in (1, 2) for v in values):
+        raise ArchitectureError(
+            f"a stride schedule is {NUM_LAYERS} strides of 1 or 2 (one per searchable layer), "
+            f"got {str(values)[:200]}")
+    return tuple(int(v) for v in values)
+
+
+def layer_specs(strides: "Sequence[int] | None" = None) -> tuple[LayerSpec, ...]:
+    """The searchable layers' specs under a stride schedule (None: the MoGA networks' own)."""
+    return tuple(LayerSpec(spec.out_chs, stride, spec.act)
+                 for spec, stride in zip(LAYERS, check_strides(strides)))
+
+
+def block_path(layer: int) -> str:
+    """timm module path (``blocks.S.J``) of searchable layer ``layer`` (0-based)."""
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < NUM_LAYERS:
+        raise ArchitectureError(f"searchable layer index must be 0..{NUM_LAYERS - 1}, got {layer!r}")
+    stage, j = BLOCK_POSITIONS[layer]
+    return f"blocks.{stage}.{j}"
+
+
+def check_codes(codes: object) -> np.ndarray:
+    """Architectures as an ``(N, 14)`` int64 array of choice codes (one row, or one 1-d row),
+    every code in ``0..11``; anything else raises :class:`ArchitectureError`."""
+    try:
+        arr = np.asarray(codes)
+    except (ValueError, TypeError) as e:
+        raise ArchitectureError(f"architecture codes must be an (N, {NUM_LAYERS}) integer "
+                                f"array ({e})") from None
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != NUM_LAYERS:
+        raise ArchitectureError(f"architecture codes must have shape (N, {NUM_LAYERS}), got "
+                                f"{arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise ArchitectureError(f"architecture codes must be integers, got {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size and (arr.min() < 0 or arr.max() >= NUM_CHOICES):
+        raise ArchitectureError(f"architecture codes must be in 0..{NUM_CHOICES - 1}, got "
+                                f"{int(arr.min())}..{int(arr.max())}")
+    return arr
 
 
 def _as_list(values: object, expected: str) -> list:
@@ -177,16 +241,17 @@ class Architecture:
             f"cannot make an architecture from {type(value).__name__}; give a string such as "
             f"'{MOGA_A}', a name ({', '.join(NAMED_ARCHITECTURES)}) or {NUM_LAYERS} integer codes")
 
-    def layers(self) -> tuple[tuple[LayerSpec, Choice], ...]:
-        """Pairs of (fixed layer spec, chosen block), in order."""
-        return tuple(zip(LAYERS, self.choices))
+    def layers(self, strides: "Sequence[int] | None" = None
+               ) -> tuple[tuple[LayerSpec, Choice], ...]:
+        """Pairs of (fixed layer spec, chosen block), in order, under a stride schedule."""
+        return tuple(zip(layer_specs(strides), self.choices))
 
 
 def _arch(*tokens: str) -> Architecture:
     return Architecture.from_string("-".join(tokens))
 
 
-# From the authors' model files (see shared/MOGA_FACTS.md).
+# From the authors' model files.
 MOGA_A = _arch("e6k5", "e6k7", "e6k3", "e6k3se", "e3k3se", "e6k3se", "e6k3", "e6k7", "e3k7se",
                "e6k7", "e6k3", "e6k3", "e6k5se", "e6k5se")
 MOGA_B = _arch("e3k3", "e3k3", "e6k7", "e3k3", "e6k5", "e6k3se", "e6k5se", "e3k3", "e6k7se",

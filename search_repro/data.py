@@ -7,6 +7,11 @@ Both sources give the same three splits:
 * ``search_val``: the held-out part of the training set, fixed by ``seed``; the search scores
   architectures on it;
 * ``test``: the official test set (``val/`` of a folder); used only for final reporting.
+
+Fashion-MNIST comes as one of two tasks: ``plain`` (the 28x28 images resized to the resolution)
+or ``canvas`` (our proxy task, :class:`CanvasTask`: each garment rescaled and placed at a random
+spot of a larger canvas among clutter cut from other garments). Both are deterministic given the
+seed.
 """
 from __future__ import annotations
 
@@ -21,7 +26,8 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset, Subset
 
 __all__ = ["DataError", "DataSplits", "FASHION_MNIST_DIR", "load_splits", "load_fashion_mnist",
-           "FASHION_MNIST_MEAN", "FASHION_MNIST_STD"]
+           "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "CanvasTask", "TASKS", "parse_task",
+           "render_canvas"]
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
@@ -55,11 +61,119 @@ class DataSplits:
                 "search_val": len(self.search_val), "test": len(self.test)}
 
 
+@dataclass(frozen=True)
+class CanvasTask:
+    """Cluttered-canvas Fashion-MNIST: harder to see, so bigger networks earn their capacity.
+
+    Each 28x28 garment is scaled by a factor drawn from ``scale`` and placed at a random spot of
+    a ``resolution`` x ``resolution`` black canvas; ``clutter`` patches of ``patch`` x ``patch``
+    pixels, cut from the middle of other images of the same split, land at random spots (pixels
+    combine by maximum). The canvases are drawn once per split from ``seed``.
+    """
+
+    scale: tuple[float, float] = (0.7, 1.3)
+    clutter: int = 4
+    patch: int = 8
+
+    def __post_init__(self) -> None:
+        lo, hi = self.scale
+        if not 0 < lo <= hi or self.clutter < 0 or not 1 <= self.patch <= 28:
+            raise DataError(f"invalid canvas task {self}: need 0 < scale min <= max, clutter >= "
+                            f"0 and 1 <= patch <= 28")
+
+    def describe(self) -> dict:
+        return {"name": "canvas", "scale": list(self.scale), "clutter": self.clutter,
+                "patch": self.patch}
+
+
+#: The tasks by name; ``canvas`` is the proxy the supernet and the references use.
+TASKS = {"plain": None, "canvas": CanvasTask()}
+
+
+def parse_task(value: "str | CanvasTask | None") -> "CanvasTask | None":
+    """A task by name (``plain``, ``canvas``), ``canvas:clutter=6,patch=8,scale=0.5-1.0``, or
+    a :class:`CanvasTask`; ``plain`` and None mean the resized images."""
+    if value is None or isinstance(value, CanvasTask):
+        return value
+    name, _, knobs = str(value).partition(":")
+    if name not in TASKS:
+        raise DataError(f"unknown task {value!r}; choose one of {', '.join(TASKS)} (canvas "
+                        f"takes knobs: canvas:clutter=6,patch=8,scale=0.5-1.0)")
+    if not knobs:
+        return TASKS[name]
+    if name != "canvas":
+        raise DataError(f"task {name!r} takes no knobs, got {value!r}")
+    fields = {}
+    try:
+        for item in knobs.split(","):
+            key, _, text = item.partition("=")
+            if key == "scale":
+                lo, _, hi = text.partition("-")
+                fields["scale"] = (float(lo), float(hi or lo))
+            elif key in ("clutter", "patch"):
+                fields[key] = int(text)
+            else:
+                raise ValueError(f"unknown knob {key!r}")
+    except ValueError as e:
+        raise DataError(f"cannot read task {value!r} ({e}); knobs are clutter=N, patch=N, "
+                        f"scale=MIN-MAX") from None
+    return CanvasTask(**fields)
+
+
+def render_canvas(images: torch.Tensor, task: CanvasTask, size: int, seed: "int | list[int]"
+                  ) -> torch.Tensor:
+    """``images`` (N, 28, 28) uint8 as (N, size, size) uint8 canvases of ``task``."""
+    n, side = len(images), images.shape[-1]
+    rng = np.random.default_rng(seed)
+    scale = rng.uniform(*task.scale, size=n)
+    extent = side * scale
+    if extent.max() > size:
+        raise DataError(f"a garment scaled by {task.scale[1]} ({extent.max():.0f} px) does not "
+                        f"fit a {size} px canvas; use a larger resolution or a smaller scale")
+    x0 = rng.uniform(0, size - extent)  # left/top edge in canvas pixels
+    y0 = rng.uniform(0, size - extent)
+    sources = rng.integers(0, n, size=(n, task.clutter))
+    margin = (side - task.patch) // 2
+    crop = rng.integers(-margin // 2, margin // 2 + 1, size=(n, task.clutter, 2)) + margin
+    place = rng.integers(0, size - task.patch + 1, size=(n, task.clutter, 2))
+    out = torch.empty((n, size, size), dtype=torch.uint8)
+    # affine_grid maps a canvas pixel centre u to garment pixel (u - x0) / scale, in the
+    # normalised coordinates of align_corners=False
+    a = size / (side * scale)
+    bx = 2.0 / side * ((size / 2 - 0.5 - x0) / scale) + 1.0 / side - 1.0
+    by = 2.0 / side * ((size / 2 - 0.5 - y0) / scale) + 1.0 / side - 1.0
+    theta = torch.zeros((n, 2, 3), dtype=torch.float32)
+    theta[:, 0, 0] = theta[:, 1, 1] = torch.from_numpy(a).float()
+    theta[:, 0, 2] = torch.from_numpy(bx).float()
+    theta[:, 1, 2] = torch.from_numpy(by).float()
+    offs = torch.arange(task.patch)
+    for start in range(0, n, 4096):
+        stop = min(n, start + 4096)
+        src = images[start:stop].float()[:, None]
+        grid = F.affine_grid(theta[start:stop], [stop - start, 1, size, size], align_corners=False)
+        canvas = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros",
+                               align_corners=False)[:, 0]
+        for k in range(task.clutter):
+            rows = torch.from_numpy(crop[start:stop, k, 0])[:, None] + offs      # (b, patch)
+            cols = torch.from_numpy(crop[start:stop, k, 1])[:, None] + offs
+            patches = images[torch.from_numpy(sources[start:stop, k])[:, None, None],
+                             rows[:, :, None], cols[:, None, :]].float()
+            prow = torch.from_numpy(place[start:stop, k, 0])[:, None] + offs
+            pcol = torch.from_numpy(place[start:stop, k, 1])[:, None] + offs
+            batch = torch.arange(stop - start)[:, None, None]
+            canvas[batch, prow[:, :, None], pcol[:, None, :]] = torch.maximum(
+                canvas[batch, prow[:, :, None], pcol[:, None, :]], patches)
+        out[start:stop] = canvas.round().clamp_(0, 255).to(torch.uint8)
+    return out
+
+
 class _ImageTensor(Dataset):
     """uint8 images held in memory, resized and normalised on access."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, resolution: int) -> None:
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, resolution: int,
+                 mean: float = FASHION_MNIST_MEAN, std: float = FASHION_MNIST_STD) -> None:
         self.images, self.labels, self.resolution = images, labels, resolution
+        self.mean, self.std = mean, std
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -69,7 +183,7 @@ class _ImageTensor(Dataset):
         if x.shape[-1] != self.resolution:
             x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear",
                               align_corners=False)
-        x = (x[0] - FASHION_MNIST_MEAN) / FASHION_MNIST_STD
+        x = (x[0] - self.mean) / self.std
         return x, int(self.labels[index])
 
 
@@ -117,17 +231,23 @@ def _held_out(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fashion_mnist_splits(root: "Path | None", resolution: int, search_val_size: int,
-                          seed: int) -> DataSplits:
+                          seed: int, task: "CanvasTask | None") -> DataSplits:
     arrays = load_fashion_mnist(root)
     images, labels = (torch.from_numpy(a.copy()) for a in arrays["train"])
     train_idx, val_idx = _held_out(len(labels), search_val_size, seed)
     test_images, test_labels = (torch.from_numpy(a.copy()) for a in arrays["test"])
+    norm, source = {}, f"fashion-mnist:{root or FASHION_MNIST_DIR}"
+    if task is not None:  # clutter comes from the same split: test never sees training images
+        images = render_canvas(images, task, resolution, [seed, 1])
+        test_images = render_canvas(test_images, task, resolution, [seed, 2])
+        sample = images[train_idx[:10000]].float() / 255
+        norm = {"mean": float(sample.mean()), "std": float(sample.std())}
+        source += ":" + ",".join(f"{k}={v}" for k, v in task.describe().items())
     return DataSplits(
-        train=_ImageTensor(images[train_idx], labels[train_idx], resolution),
-        search_val=_ImageTensor(images[val_idx], labels[val_idx], resolution),
-        test=_ImageTensor(test_images, test_labels, resolution),
-        num_classes=10, in_chans=1, resolution=resolution,
-        source=f"fashion-mnist:{root or FASHION_MNIST_DIR}")
+        train=_ImageTensor(images[train_idx], labels[train_idx], resolution, **norm),
+        search_val=_ImageTensor(images[val_idx], labels[val_idx], resolution, **norm),
+        test=_ImageTensor(test_images, test_labels, resolution, **norm),
+        num_classes=10, in_chans=1, resolution=resolution, source=source)
 
 
 def _folder_splits(root: Path, resolution: int, search_val_size: int, seed: int) -> DataSplits:
@@ -154,26 +274,31 @@ def _folder_splits(root: Path, resolution: int, search_val_size: int, seed: int)
 
 
 def load_splits(data_root: "str | os.PathLike | None" = None, resolution: int = 32,
-                search_val_size: int = 5000, seed: int = 0) -> DataSplits:
+                search_val_size: int = 5000, seed: int = 0,
+                task: "str | CanvasTask | None" = "plain") -> DataSplits:
     """The three splits from ``data_root`` (None: the Debian Fashion-MNIST files).
 
     ``data_root`` may hold ``train/`` and ``val/`` class folders (ImageNet layout) or the four
     Fashion-MNIST ``*-ubyte.gz`` files. ``search_val_size`` training images, drawn with ``seed``,
-    are held out as the search-validation split.
+    are held out as the search-validation split. ``task`` (Fashion-MNIST only) is ``plain`` or
+    ``canvas`` (see :func:`parse_task`); canvases are ``resolution`` pixels wide.
     """
-    if resolution < 32 or resolution % 32:
-        raise DataError(f"resolution must be a multiple of 32 (the network downsamples by 32), "
-                        f"got {resolution}")
+    if resolution < 16 or resolution % 16:
+        raise DataError(f"resolution must be a multiple of 16, got {resolution}")
+    task = parse_task(task)
     if data_root is None:
-        return _fashion_mnist_splits(None, resolution, search_val_size, seed)
+        return _fashion_mnist_splits(None, resolution, search_val_size, seed, task)
     root = Path(data_root)
     if not root.is_dir():
         raise DataError(f"data root {root} is not a directory; give a folder with train/ and "
                         f"val/ class folders or the Fashion-MNIST files, or {_INSTALL_HINT}")
     if (root / "train").is_dir():
+        if task is not None:
+            raise DataError(f"task {task.describe()['name']!r} is made from Fashion-MNIST; an "
+                            f"image folder ({root}) takes task 'plain'")
         return _folder_splits(root, resolution, search_val_size, seed)
     if (root / _FMNIST_FILES["train"][0]).exists():
-        return _fashion_mnist_splits(root, resolution, search_val_size, seed)
+        return _fashion_mnist_splits(root, resolution, search_val_size, seed, task)
     raise DataError(f"{root} holds neither train/ and val/ class folders nor the Fashion-MNIST "
                     f"files ({', '.join(n for pair in _FMNIST_FILES.values() for n in pair)}); "
                     f"{_INSTALL_HINT}")
