@@ -6,9 +6,9 @@ from typing import Mapping
 
 import torch
 
-from .search_space import NUM_LAYERS, STAGE_SIZES
+from .search_space import NUM_LAYERS, STAGE_SIZES, block_path
 
-__all__ = ["layer_to_block", "authors_key_to_timm", "convert_authors_state_dict"]
+__all__ = ["authors_key_to_timm", "convert_authors_state_dict"]
 
 _FIXED = {
     "stem.0": "conv_stem", "stem.1": "bn1",
@@ -26,23 +26,11 @@ _MB = re.compile(r"^mb_module\.(\d+)\.(.+)\.(\w+)$")
 _PLAIN = re.compile(r"^(.+)\.(\w+)$")
 
 
-def layer_to_block(layer: int) -> str:
-    """timm module path (``blocks.S.J``) of searchable layer ``layer`` (0-based)."""
-    if not 0 <= layer < NUM_LAYERS:
-        raise ValueError(f"searchable layer index must be 0..{NUM_LAYERS - 1}, got {layer}")
-    start = 0
-    for stage, size in enumerate(STAGE_SIZES, start=1):
-        if layer < start + size:
-            return f"blocks.{stage}.{layer - start}"
-        start += size
-    raise AssertionError("unreachable")
-
-
 def authors_key_to_timm(key: str) -> str:
     """Map one state-dict key of the authors' layout to ours; raises ``KeyError`` if unknown."""
     m = _MB.match(key)
     if m and m[2] in _IN_BLOCK and int(m[1]) < NUM_LAYERS:
-        return f"{layer_to_block(int(m[1]))}.{_IN_BLOCK[m[2]]}.{m[3]}"
+        return f"{block_path(int(m[1]))}.{_IN_BLOCK[m[2]]}.{m[3]}"
     m = _PLAIN.match(key)
     if m and m[1] in _FIXED:
         return f"{_FIXED[m[1]]}.{m[2]}"

@@ -99,7 +99,7 @@ def check_strides(strides: "Sequence[int] | None") -> tuple[int, ...]:
     """
     if strides is None:
         return IMAGENET_STRIDES
-    values = _as_list(strides, f"{NUM_LAYERS} strides")
+    values = _as_list(strides, f"a stride schedule of {NUM_LAYERS} strides")
     if len(values) != NUM_LAYERS or any(isinstance(v, bool) or v not in (1, 2) for v in values):
         raise ArchitectureError(
             f"a stride schedule is {NUM_LAYERS} strides of 1 or 2 (one per searchable layer), "
@@ -130,7 +130,7 @@ def check_codes(codes: object) -> np.ndarray:
         raise ArchitectureError(f"architecture codes must be an (N, {NUM_LAYERS}) integer "
                                 f"array ({e})") from None
     if arr.ndim == 1:
-        arr = arr[None, :]
+        arr = arr.reshape(-1, NUM_LAYERS) if arr.size == 0 else arr[None, :]
     if arr.ndim != 2 or arr.shape[1] != NUM_LAYERS:
         raise ArchitectureError(f"architecture codes must have shape (N, {NUM_LAYERS}), got "
                                 f"{arr.shape}")

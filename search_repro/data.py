@@ -27,7 +27,7 @@ from torch.utils.data import Dataset, Subset
 
 __all__ = ["DataError", "DataSplits", "FASHION_MNIST_DIR", "load_splits", "load_fashion_mnist",
            "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "CanvasTask", "TASKS", "parse_task",
-           "render_canvas"]
+           "render_canvas", "place_garments"]
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
@@ -124,12 +124,13 @@ def render_canvas(images: torch.Tensor, task: CanvasTask, size: int, seed: "int 
                   ) -> torch.Tensor:
     """``images`` (N, 28, 28) uint8 as (N, size, size) uint8 canvases of ``task``."""
     n, side = len(images), images.shape[-1]
+    if side * task.scale[1] > size:
+        raise DataError(f"a garment scaled by {task.scale[1]} ({side * task.scale[1]:.0f} px) "
+                        f"does not fit a {size} px canvas; use a larger resolution or a smaller "
+                        f"scale")
     rng = np.random.default_rng(seed)
     scale = rng.uniform(*task.scale, size=n)
     extent = side * scale
-    if extent.max() > size:
-        raise DataError(f"a garment scaled by {task.scale[1]} ({extent.max():.0f} px) does not "
-                        f"fit a {size} px canvas; use a larger resolution or a smaller scale")
     x0 = rng.uniform(0, size - extent)  # left/top edge in canvas pixels
     y0 = rng.uniform(0, size - extent)
     sources = rng.integers(0, n, size=(n, task.clutter))
@@ -137,22 +138,11 @@ def render_canvas(images: torch.Tensor, task: CanvasTask, size: int, seed: "int 
     crop = rng.integers(-margin // 2, margin // 2 + 1, size=(n, task.clutter, 2)) + margin
     place = rng.integers(0, size - task.patch + 1, size=(n, task.clutter, 2))
     out = torch.empty((n, size, size), dtype=torch.uint8)
-    # affine_grid maps a canvas pixel centre u to garment pixel (u - x0) / scale, in the
-    # normalised coordinates of align_corners=False
-    a = size / (side * scale)
-    bx = 2.0 / side * ((size / 2 - 0.5 - x0) / scale) + 1.0 / side - 1.0
-    by = 2.0 / side * ((size / 2 - 0.5 - y0) / scale) + 1.0 / side - 1.0
-    theta = torch.zeros((n, 2, 3), dtype=torch.float32)
-    theta[:, 0, 0] = theta[:, 1, 1] = torch.from_numpy(a).float()
-    theta[:, 0, 2] = torch.from_numpy(bx).float()
-    theta[:, 1, 2] = torch.from_numpy(by).float()
     offs = torch.arange(task.patch)
     for start in range(0, n, 4096):
         stop = min(n, start + 4096)
-        src = images[start:stop].float()[:, None]
-        grid = F.affine_grid(theta[start:stop], [stop - start, 1, size, size], align_corners=False)
-        canvas = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros",
-                               align_corners=False)[:, 0]
+        canvas = place_garments(images[start:stop], scale[start:stop], x0[start:stop],
+                                y0[start:stop], size)
         for k in range(task.clutter):
             rows = torch.from_numpy(crop[start:stop, k, 0])[:, None] + offs      # (b, patch)
             cols = torch.from_numpy(crop[start:stop, k, 1])[:, None] + offs
@@ -165,6 +155,25 @@ def render_canvas(images: torch.Tensor, task: CanvasTask, size: int, seed: "int 
                 canvas[batch, prow[:, :, None], pcol[:, None, :]], patches)
         out[start:stop] = canvas.round().clamp_(0, 255).to(torch.uint8)
     return out
+
+
+def place_garments(images: torch.Tensor, scale: np.ndarray, x0: np.ndarray, y0: np.ndarray,
+                   size: int) -> torch.Tensor:
+    """(N, size, size) float canvases: image i scaled by ``scale[i]``, its top-left corner at
+    canvas pixel (``y0[i]``, ``x0[i]``) (fractional: bilinear), black elsewhere."""
+    n, side = len(images), images.shape[-1]
+    # affine_grid maps a canvas pixel centre u to garment pixel (u - x0) / scale, in the
+    # normalised coordinates of align_corners=False
+    a = size / (side * scale)
+    bx = 2.0 / side * ((size / 2 - 0.5 - x0) / scale) + 1.0 / side - 1.0
+    by = 2.0 / side * ((size / 2 - 0.5 - y0) / scale) + 1.0 / side - 1.0
+    theta = torch.zeros((n, 2, 3), dtype=torch.float32)
+    theta[:, 0, 0] = theta[:, 1, 1] = torch.from_numpy(np.asarray(a, dtype=np.float32))
+    theta[:, 0, 2] = torch.from_numpy(np.asarray(bx, dtype=np.float32))
+    theta[:, 1, 2] = torch.from_numpy(np.asarray(by, dtype=np.float32))
+    grid = F.affine_grid(theta, [n, 1, size, size], align_corners=False)
+    return F.grid_sample(images.float()[:, None], grid, mode="bilinear", padding_mode="zeros",
+                         align_corners=False)[:, 0]
 
 
 class _ImageTensor(Dataset):

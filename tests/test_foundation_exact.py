@@ -15,7 +15,8 @@ import moga_zoo
 from authors_reference import MOGA_A as REF_A, MOGA_B as REF_B, MOGA_C as REF_C
 from authors_reference import MoGAAuthors, randomize_and_calibrate
 from moga_zoo import _timm
-from moga_zoo.authors_layout import authors_key_to_timm, convert_authors_state_dict, layer_to_block
+from moga_zoo.authors_layout import authors_key_to_timm, convert_authors_state_dict
+from moga_zoo.search_space import ArchitectureError, block_path
 from moga_zoo.builder import arch_def, model_kwargs
 from moga_zoo.profile import count_macs, count_params
 from moga_zoo.search_space import CHOICES, MOGA_A, NUM_LAYERS, Architecture, ArchitectureError
@@ -169,12 +170,12 @@ def test_mapping_covers_exactly_our_keys_and_strips_module_prefix(calibrated):
     assert all(converted[k].shape == ours[k].shape for k in ours)
 
 
-def test_layer_to_block_follows_the_stages():
-    assert [layer_to_block(i) for i in (0, 1, 2, 4, 5, 8, 9, 10, 11, 13)] == [
+def test_block_path_follows_the_stages():
+    assert [block_path(i) for i in (0, 1, 2, 4, 5, 8, 9, 10, 11, 13)] == [
         "blocks.1.0", "blocks.1.1", "blocks.2.0", "blocks.2.2", "blocks.3.0", "blocks.3.3",
         "blocks.4.0", "blocks.4.1", "blocks.5.0", "blocks.5.2"]
     with pytest.raises(ValueError, match="0..13"):
-        layer_to_block(14)
+        block_path(14)
 
 
 @pytest.mark.parametrize("key", ["foo.weight", "mb_module.14.conv1.weight", "mb_module.0.conv9.weight",

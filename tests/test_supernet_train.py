@@ -112,5 +112,5 @@ def _simulate_two_ranks(root: Path) -> Supernet:
         grads.append([p.grad for p in replica.parameters()])
     for p, g0, g1 in zip(net.parameters(), *grads):
         p.grad = (g0 + g1) / 2
-    optimizer.step()  # lr_at(0, ...) is the base lr
+    optimizer.step()  # the schedule starts at the base lr
     return net

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from moga_zoo.builder import build_moga
-from moga_zoo.search_space import CHOICES, NUM_LAYERS, STAGE_SIZES, Architecture
+from moga_zoo.search_space import CHOICES, NUM_LAYERS, Architecture, block_path
 
 __all__ = ["TimedPart", "check_resolution", "input_shapes", "fixed_parts", "layer_part",
            "layer_parts", "build_model"]
@@ -42,16 +42,6 @@ def build_model(arch: Architecture) -> nn.Module:
     return build_moga(arch).eval()
 
 
-def _block(model: nn.Module, layer: int) -> nn.Module:
-    """Searchable layer ``layer`` (0-based) of a built model: stage 1.. of ``model.blocks``."""
-    start = 0
-    for stage, size in enumerate(STAGE_SIZES, start=1):
-        if layer < start + size:
-            return model.blocks[stage][layer - start]
-        start += size
-    raise IndexError(f"layer {layer} out of range 0..{NUM_LAYERS - 1}")
-
-
 @lru_cache(maxsize=8)
 def input_shapes(resolution: int, batch: int) -> dict[str, tuple[int, ...]]:
     """Input shape of every timed part, recorded with forward hooks on a real forward pass."""
@@ -59,7 +49,8 @@ def input_shapes(resolution: int, batch: int) -> dict[str, tuple[int, ...]]:
     model = build_model(Architecture((CHOICES[0],) * NUM_LAYERS))
     shapes: dict[str, tuple[int, ...]] = {}
     watched = {"stem": model.conv_stem, "first_block": model.blocks[0][0], "head": model.blocks[-1]}
-    watched.update({f"layer{i + 1}": _block(model, i) for i in range(NUM_LAYERS)})
+    watched.update({f"layer{i + 1}": model.get_submodule(block_path(i))
+                    for i in range(NUM_LAYERS)})
     hooks = [m.register_forward_pre_hook(
         lambda mod, args, key=key: shapes.__setitem__(key, tuple(args[0].shape)))
         for key, m in watched.items()]
@@ -86,7 +77,7 @@ def fixed_parts(resolution: int, batch: int) -> list[TimedPart]:
 def _uniform_blocks(code: int) -> tuple[nn.Module, ...]:
     """The 14 searchable blocks of the model whose every layer uses choice ``code``."""
     model = build_model(Architecture((CHOICES[code],) * NUM_LAYERS))
-    return tuple(_block(model, i) for i in range(NUM_LAYERS))
+    return tuple(model.get_submodule(block_path(i)) for i in range(NUM_LAYERS))
 
 
 def layer_part(layer: int, code: int, resolution: int, batch: int) -> TimedPart:

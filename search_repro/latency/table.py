@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from moga_zoo.search_space import CHOICES, NUM_CHOICES, NUM_LAYERS, Architecture, space_hash
+from moga_zoo.search_space import (CHOICES, NUM_LAYERS, Architecture, check_codes,
+                                   space_hash)
 
 from .bundled import bundled_path
 from .schema import FIXED_PARTS, TableFormatError, check_table, read_json
@@ -70,14 +71,7 @@ class LatencyTable:
     # --- prediction ---------------------------------------------------------------------------
     def predict(self, codes: "np.ndarray | list", corrected: bool = True) -> np.ndarray:
         """Milliseconds for integer-coded architectures of shape (N, 14) (or one of shape (14,))."""
-        arr = np.atleast_2d(np.asarray(codes))
-        if arr.ndim != 2 or arr.shape[1] != NUM_LAYERS:
-            raise ValueError(f"codes must have shape (N, {NUM_LAYERS}), got {np.shape(codes)}")
-        if arr.size and not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"codes must be integers (index into CHOICES), got dtype {arr.dtype}")
-        if arr.size and (arr.min() < 0 or arr.max() >= NUM_CHOICES):
-            raise ValueError(
-                f"codes must lie in 0..{NUM_CHOICES - 1}, got {arr.min()}..{arr.max()}")
+        arr = check_codes(codes)
         total = self.layer_ms[np.arange(NUM_LAYERS), arr].sum(axis=1) + self.fixed_ms
         if corrected and self.correction is not None:
             a, b = self.correction

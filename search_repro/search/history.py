@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from moga_zoo.search_space import NUM_LAYERS, Architecture
+from moga_zoo.search_space import NUM_LAYERS, Architecture, check_codes
 
 __all__ = ["METRICS", "History"]
 
@@ -59,7 +59,7 @@ class History:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "History":
         h = cls()
-        codes = np.asarray(data["codes"], dtype=np.int64).reshape(-1, NUM_LAYERS)
+        codes = check_codes(data["codes"])
         if not len(codes):
             return h
         gens = np.asarray(data["generation"], dtype=np.int64)

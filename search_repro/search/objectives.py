@@ -11,11 +11,11 @@ from typing import Callable, Sequence
 import numpy as np
 from pymoo.core.problem import Problem
 
-from moga_zoo.search_space import NUM_CHOICES, NUM_LAYERS
+from moga_zoo.search_space import NUM_CHOICES, NUM_LAYERS, check_codes
 
 from .defaults import OBJECTIVES, check_objectives
 from .history import History
-from .size_model import SizeModel, as_codes
+from .size_model import SizeModel
 
 __all__ = ["Scorer", "ArchitectureProblem", "fastest_architecture"]
 
@@ -29,7 +29,7 @@ class Scorer:
         self.accuracy, self.latency, self.sizes = accuracy, latency, sizes
 
     def __call__(self, codes: np.ndarray) -> dict[str, np.ndarray]:
-        codes = as_codes(codes)
+        codes = check_codes(codes)
         out = {"accuracy": np.asarray(self.accuracy(codes), dtype=np.float64),
                "latency_ms": np.asarray(self.latency(codes), dtype=np.float64),
                "params": self.sizes.params(codes), "macs": self.sizes.macs(codes)}
@@ -85,7 +85,7 @@ class ArchitectureProblem(Problem):
 
     def measure(self, codes: np.ndarray) -> dict[str, np.ndarray]:
         """Metrics of ``codes``, scoring (and recording) only those not in the history yet."""
-        codes = as_codes(codes)
+        codes = check_codes(codes)
         index = self.history.lookup(codes)
         new = index < 0
         if new.any():

@@ -17,30 +17,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from moga_zoo.builder import build_moga
 from moga_zoo.profile import count_params
-from moga_zoo.search_space import NUM_CHOICES, NUM_LAYERS, STAGE_SIZES, Architecture
+from moga_zoo.search_space import NUM_CHOICES, NUM_LAYERS, Architecture, block_path, check_codes
 
-__all__ = ["SizeModel", "size_model", "as_codes"]
-
-
-def as_codes(codes: "np.ndarray | list") -> np.ndarray:
-    """Validate integer codes of shape (N, 14) (or one architecture of shape (14,))."""
-    arr = np.asarray(codes)
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] != NUM_LAYERS:
-        raise ValueError(f"codes must have shape (N, {NUM_LAYERS}), got {arr.shape}")
-    if arr.size and (not np.issubdtype(arr.dtype, np.integer)
-                     or arr.min() < 0 or arr.max() >= NUM_CHOICES):
-        raise ValueError(f"codes must be integers in 0..{NUM_CHOICES - 1}")
-    return arr.astype(np.int64, copy=False)
-
-
-def _block_paths() -> list[str]:
-    """Module path of each searchable layer inside timm's ``MobileNetV3.blocks``."""
-    paths = []
-    for stage, size in enumerate(STAGE_SIZES, start=1):  # stage 0 is the fixed first block
-        paths += [f"blocks.{stage}.{i}" for i in range(size)]
-    return paths
+__all__ = ["SizeModel", "size_model"]
 
 
 class SizeModel:
@@ -58,7 +37,7 @@ class SizeModel:
     @classmethod
     def measure(cls, num_classes: int = 1000, resolution: int = 224) -> "SizeModel":
         """Measure the tables on models built by :func:`moga_zoo.builder.build_moga`."""
-        paths = _block_paths()
+        paths = [block_path(i) for i in range(NUM_LAYERS)]
         layer_params = np.zeros((NUM_LAYERS, NUM_CHOICES), dtype=np.int64)
         layer_macs = np.zeros((NUM_LAYERS, NUM_CHOICES), dtype=np.int64)
         fixed_params, fixed_macs = set(), set()
@@ -85,12 +64,12 @@ class SizeModel:
 
     def params(self, codes: "np.ndarray | list") -> np.ndarray:
         """Parameter counts, int64 of shape (N,)."""
-        c = as_codes(codes)
+        c = check_codes(codes)
         return self.fixed_params + self.layer_params[np.arange(NUM_LAYERS), c].sum(axis=1)
 
     def macs(self, codes: "np.ndarray | list") -> np.ndarray:
         """Multiply-accumulates at ``resolution``, int64 of shape (N,)."""
-        c = as_codes(codes)
+        c = check_codes(codes)
         return self.fixed_macs + self.layer_macs[np.arange(NUM_LAYERS), c].sum(axis=1)
 
     def min_macs(self) -> int:

@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from moga_zoo.fileio import replace_atomic, sha256_file, write_json_atomic
-from moga_zoo.search_space import space_hash
+from moga_zoo.search_space import ArchitectureError, check_strides, space_hash
 
 from .model import Supernet
 
@@ -79,7 +79,17 @@ def load_supernet(path: "str | os.PathLike") -> tuple[Supernet, dict[str, Any]]:
     if meta["space_hash"] != space_hash():
         raise CheckpointError(f"{weights} was trained for search space {meta['space_hash']}, "
                               f"this code defines {space_hash()}; retrain the supernet")
-    supernet = Supernet(**meta["model"])
+    try:
+        supernet = Supernet(**meta["model"])
+        trained = meta.get("training", {}).get("strides")
+        trained = supernet.config["strides"] if trained is None else list(check_strides(trained))
+    except (TypeError, ArchitectureError) as e:
+        raise CheckpointError(f"{sidecar.name}: invalid model settings {meta['model']} ({e})"
+                              ) from None
+    if trained != supernet.config["strides"]:
+        raise CheckpointError(f"{sidecar.name}: the model's stride schedule "
+                              f"{supernet.config['strides']} differs from the one it was "
+                              f"trained with ({trained})")
     supernet.load_state_dict(load_file(str(weights)), strict=True)
     return supernet.eval(), meta
 

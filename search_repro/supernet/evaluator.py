@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from moga_zoo.search_space import NUM_CHOICES, NUM_LAYERS, Architecture, space_hash
+from moga_zoo.search_space import NUM_LAYERS, Architecture, check_codes, space_hash
 
 from .checkpoint import load_supernet
 from .model import Supernet
@@ -112,7 +112,7 @@ class SupernetEvaluator:
         cfg = EvaluatorSettings(**settings)
         train = meta["training"]
         data = load_splits(data_root, train["resolution"], train["search_val_size"],
-                           train["seed"])
+                           train["seed"], train.get("task", "plain"))
         if data.num_classes != supernet.config["num_classes"] or \
                 data.in_chans != supernet.config["in_chans"]:
             raise ValueError(f"{path} was trained for {supernet.config['num_classes']} classes, "
@@ -142,15 +142,7 @@ class SupernetEvaluator:
 
     def accuracy(self, codes: "np.ndarray | Sequence[Sequence[int]]") -> np.ndarray:
         """Accuracies in [0, 1] of an (N, 14) integer array of choice codes -> float64 (N,)."""
-        arr = np.asarray(codes)
-        if arr.ndim != 2 or arr.shape[1] != NUM_LAYERS or not np.issubdtype(arr.dtype,
-                                                                             np.integer):
-            raise ValueError(f"codes must be an integer array of shape (N, {NUM_LAYERS}), got "
-                             f"dtype {arr.dtype} shape {arr.shape}")
-        if arr.size and (arr.min() < 0 or arr.max() >= NUM_CHOICES):
-            raise ValueError(f"codes must lie in 0..{NUM_CHOICES - 1}, got "
-                             f"{arr.min()}..{arr.max()}")
-        rows = [tuple(int(c) for c in row) for row in arr]
+        rows = [tuple(int(c) for c in row) for row in check_codes(codes)]
         self.requested += len(rows)
         missing = sorted(set(rows) - self._cache.keys())
         if missing:

@@ -13,17 +13,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import moga_zoo
-from moga_zoo.search_space import CHOICES, NUM_LAYERS, STAGE_SIZES, Architecture
+from moga_zoo.search_space import (BLOCK_POSITIONS, CHOICES, NUM_LAYERS, STAGE_SIZES, Architecture,
+                                   check_strides)
 
-__all__ = ["Supernet", "layer_positions", "as_codes"]
-
-
-def layer_positions() -> tuple[tuple[int, int], ...]:
-    """(stage, index) of each searchable layer inside a stand-alone model's ``blocks``."""
-    positions = []
-    for stage, size in enumerate(STAGE_SIZES, start=1):  # stage 0 is the fixed first block
-        positions.extend((stage, j) for j in range(size))
-    return tuple(positions)
+__all__ = ["Supernet", "as_codes"]
 
 
 def as_codes(arch: "Architecture | Sequence[int]") -> tuple[int, ...]:
@@ -34,14 +27,20 @@ def as_codes(arch: "Architecture | Sequence[int]") -> tuple[int, ...]:
 
 
 class Supernet(nn.Module):
-    """One-shot MoGA supernet (stem, fixed first block, 14 x 12 choice blocks, head)."""
+    """One-shot MoGA supernet (stem, fixed first block, 14 x 12 choice blocks, head).
+
+    ``strides`` is the searchable layers' stride schedule (None: the MoGA networks' own); it is
+    part of :attr:`config`, so exported subnets run under the same schedule.
+    """
 
     def __init__(self, num_classes: int = 1000, in_chans: int = 3,
-                 channel_multiplier: float = 1.0, drop_rate: float = 0.2) -> None:
+                 channel_multiplier: float = 1.0, drop_rate: float = 0.2,
+                 strides: "Sequence[int] | None" = None) -> None:
         super().__init__()
         self.config: dict[str, Any] = dict(num_classes=num_classes, in_chans=in_chans,
                                            channel_multiplier=channel_multiplier,
-                                           drop_rate=drop_rate)
+                                           drop_rate=drop_rate,
+                                           strides=list(check_strides(strides)))
         # One stand-alone model per choice, every layer set to that choice: layer i of model c is
         # exactly the block that choice c of layer i is in any architecture.
         donors = [moga_zoo.create(arch=Architecture((c,) * NUM_LAYERS), **self.config)
@@ -50,7 +49,7 @@ class Supernet(nn.Module):
         self.conv_stem, self.bn1 = base.conv_stem, base.bn1
         self.first_block = base.blocks[0][0]
         self.layers = nn.ModuleList(
-            nn.ModuleList(d.blocks[s][j] for d in donors) for s, j in layer_positions())
+            nn.ModuleList(d.blocks[s][j] for d in donors) for s, j in BLOCK_POSITIONS)
         self.last_block = base.blocks[-1][0]
         self.global_pool, self.conv_head, self.act2 = base.global_pool, base.conv_head, base.act2
         self.flatten, self.classifier = base.flatten, base.classifier
@@ -91,7 +90,7 @@ class Supernet(nn.Module):
         codes = as_codes(arch)
         prefixes = {"first_block.": "blocks.0.0.",
                     "last_block.": f"blocks.{len(STAGE_SIZES) + 1}.0."}
-        for i, (s, j) in enumerate(layer_positions()):
+        for i, (s, j) in enumerate(BLOCK_POSITIONS):
             prefixes[f"layers.{i}.{codes[i]}."] = f"blocks.{s}.{j}."
         out = {}
         for key, value in self.state_dict().items():

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, fields
@@ -25,14 +24,14 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
 from moga_zoo.fileio import write_text_atomic
-from moga_zoo.search_space import space_hash
+from moga_zoo.search_space import check_strides, space_hash
 from search_repro.data import load_splits
 
 from .checkpoint import load_state, save_state, save_supernet
 from .fairness import coupling_at, fair_paths, fair_step
 from .model import Supernet
 
-__all__ = ["TrainConfig", "StepBatchSampler", "lr_at", "make_optimizer", "train_supernet",
+__all__ = ["TrainConfig", "StepBatchSampler", "make_optimizer", "make_schedule", "train_supernet",
            "add_train_arguments", "config_from_args", "main"]
 
 
@@ -51,6 +50,8 @@ class TrainConfig:
     coupled_warmup_steps: int = 1200  # 0: FairNAS's independent permutations from step 0
     channel_multiplier: float = 0.25
     resolution: int = 32
+    task: str = "plain"            # see search_repro.data.parse_task
+    strides: tuple[int, ...] | None = None  # searchable layers' strides (None: MoGA's own)
     search_val_size: int = 5000
     seed: int = 0
     save_every: int = 100
@@ -59,6 +60,10 @@ class TrainConfig:
     device: str = "auto"
     workers: int = 0
     channels_last: bool = True     # memory format only: 2-3x faster depthwise convs on CPU
+
+    def __post_init__(self) -> None:
+        if self.strides is not None:
+            self.strides = check_strides(self.strides)
 
 
 class StepBatchSampler(Sampler[list[int]]):
@@ -91,14 +96,15 @@ class StepBatchSampler(Sampler[list[int]]):
             yield perm[first:first + self.batch_size].tolist()
 
 
-def lr_at(step: int, steps: int, base_lr: float) -> float:
-    """Cosine decay from ``base_lr`` to 0 over ``steps``."""
-    return 0.5 * base_lr * (1.0 + math.cos(math.pi * step / steps))
-
-
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.SGD:
     return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                            weight_decay=cfg.weight_decay, nesterov=True)
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, steps: int
+                  ) -> torch.optim.lr_scheduler.LRScheduler:
+    """Cosine decay from the optimizer's lr to 0 over ``steps`` (stepped once per step)."""
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
 
 
 def _setup_distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
@@ -142,12 +148,14 @@ def train_supernet(cfg: TrainConfig) -> Path | None:
 def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> Path | None:
     out = Path(cfg.out)
     state_path, log_path = out / "state.pt", out / "log.jsonl"
-    data = load_splits(cfg.data_root, cfg.resolution, cfg.search_val_size, cfg.seed)
+    data = load_splits(cfg.data_root, cfg.resolution, cfg.search_val_size, cfg.seed, cfg.task)
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     torch.manual_seed(cfg.seed)  # same initial weights on every rank
     supernet = Supernet(num_classes=data.num_classes, in_chans=data.in_chans,
-                        channel_multiplier=cfg.channel_multiplier).to(device, memory_format=fmt)
+                        channel_multiplier=cfg.channel_multiplier,
+                        strides=cfg.strides).to(device, memory_format=fmt)
     optimizer = make_optimizer(supernet, cfg)
+    schedule = make_schedule(optimizer, cfg.steps)
     start = 0
     if state_path.is_file():
         state = load_state(state_path)
@@ -157,6 +165,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> Pat
                              f"({json.dumps(state['config'], sort_keys=True)})")
         supernet.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
         start = int(state["step"])
         if rank == 0 and log_path.is_file():  # drop steps logged after the saved state
             kept = [line for line in log_path.read_text().splitlines()
@@ -178,19 +187,18 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> Pat
     step = start
     for images, labels in loader:
         tic = time.monotonic()
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg.steps, cfg.lr)
+        lr = optimizer.param_groups[0]["lr"]
         paths = fair_paths(np.random.default_rng([cfg.seed, 1, step]),  # same on every rank
                            coupling_at(step, cfg.coupled_warmup_steps))
         torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout: resumable, like the data
         loss = fair_step(model, images.to(device, memory_format=fmt), labels.to(device), optimizer,
                          paths,
                          clip_grad_norm=cfg.clip_grad_norm or None)
+        schedule.step()
         step += 1
         if rank == 0:
             with open(log_path, "a") as f:
-                f.write(json.dumps({"step": step, "loss": round(loss, 5), "lr": round(
-                    optimizer.param_groups[0]["lr"], 6), "seconds": round(
+                f.write(json.dumps({"step": step, "loss": round(loss, 5), "lr": round(lr, 6), "seconds": round(
                     time.monotonic() - tic, 4)}) + "\n")
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3f}")
@@ -198,7 +206,8 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> Pat
         if step == cfg.steps or step % cfg.save_every == 0 or out_of_time:
             if rank == 0:
                 save_state(state_path, {"model": supernet.state_dict(),
-                                        "optimizer": optimizer.state_dict(), "step": step,
+                                        "optimizer": optimizer.state_dict(),
+                                        "schedule": schedule.state_dict(), "step": step,
                                         "config": _resumable(cfg), "space_hash": space_hash()})
             if out_of_time and step < cfg.steps:
                 break
@@ -239,9 +248,21 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         value = getattr(d, name)
         p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value,
                        help=f"default {value}")
+    p.add_argument("--task", default=d.task, help="Fashion-MNIST task: plain or canvas (see "
+                   "docs/supernet.md)")
+    p.add_argument("--strides", type=_strides, default=None, metavar="S1,...,S14",
+                   help="the searchable layers' strides (default: MoGA's 2,1,2,1,1,2,1,1,1,1,1,"
+                   "2,1,1)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
                    default=d.channels_last, help="channels_last memory format (default on; "
                    "benchmarks/supernet_step.py measures the speed-up)")
+
+
+def _strides(text: str) -> tuple[int, ...]:
+    try:
+        return check_strides([int(s) for s in text.split(",")])
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
