@@ -1,11 +1,21 @@
-"""The proxy protocol: ``python -m search_repro.protocol pilot|pilot-report ...``.
+"""The proxy protocol, one command: ``python -m search_repro.protocol STEP ...``.
 
-``pilot`` trains a capacity ladder (:func:`search_repro.proxy.capacity_ladder`) stand-alone,
-several seeds each, on a candidate proxy task and writes one small JSON per run to
-``OUT/pilots/NAME/<architecture>/seed<k>.json``. Finished runs are skipped, so the command is
-resumable (``--max-minutes`` stops between runs) and shardable (``--shard I/N``: run N
-processes, one per core). ``pilot-report`` summarises every pilot under ``OUT/pilots``: a
-ladder whose means spread over a range >= 7x the per-run seed SD can show a ranking.
+Steps, in order (each resumable: finished runs are skipped, so repeat a command to go on, in
+chunks with ``--max-minutes``; training steps shard with ``--shard I/N``, one process per core):
+
+* ``pilot``: train a capacity ladder (:func:`search_repro.proxy.capacity_ladder`) on a candidate
+  proxy, several seeds each; ``pilot-report`` says whether the ladder's means spread over a range
+  >= 7x the per-run seed SD (only then can a ranking show through seed noise);
+* ``references``: train the ranking references (:func:`search_repro.proxy.reference_architectures`);
+* ``supernet``: train the FairNAS supernet on the same proxy;
+* ``evaluator-check``: how stable the supernet's scores are (calibration seeds, settings vs the
+  whole split);
+* ``report``: Kendall tau of the supernet against the references, with p-value, bootstrap
+  interval and noise ceiling (``docs/supernet_ranking.json`` and ``.png``).
+
+Every stand-alone run writes one small JSON: ``OUT/pilots/NAME/<arch>/seed<k>.json`` or
+``OUT/references/<arch>/seed<k>.json``. ``--device auto`` trains on CUDA when present (bf16
+autocast there).
 """
 from __future__ import annotations
 
@@ -24,10 +34,11 @@ import torch
 from moga_zoo.fileio import write_json_atomic
 
 from .data import load_splits
-from .proxy import ProxySpec, capacity_ladder
+from .proxy import ProxySpec, capacity_ladder, reference_architectures
 from .standalone import Recipe, train_standalone
+from .supernet.evaluator import EvaluatorSettings
 
-__all__ = ["pilot_summary", "main"]
+__all__ = ["pilot_summary", "noise_ceiling", "bootstrap_tau", "main"]
 
 
 def _device(name: str) -> torch.device:
@@ -58,38 +69,130 @@ def _shard(text: str) -> tuple[int, int]:
     return index, count
 
 
-def cmd_pilot(args: argparse.Namespace) -> int:
+def _proxy(args: argparse.Namespace) -> ProxySpec:
+    return ProxySpec(task=args.task, resolution=args.resolution,
+                     channel_multiplier=args.channel_multiplier,
+                     search_val_size=args.search_val_size,
+                     **({"strides": tuple(int(v) for v in args.strides.split(","))}
+                        if args.strides else {}))
+
+
+def _train_set(label: str, folder: Path, archs: dict, args: argparse.Namespace) -> int:
+    """Train every (seed, architecture) of this shard not yet in ``folder``; one JSON per run."""
     torch.set_num_threads(args.threads)
-    proxy = ProxySpec(task=args.task, resolution=args.resolution,
-                      channel_multiplier=args.channel_multiplier,
-                      **({"strides": tuple(int(s) for s in args.strides.split(","))}
-                         if args.strides else {}))
+    proxy = _proxy(args)
     recipe = Recipe(**{f.name: getattr(args, f.name) for f in fields(Recipe)})
-    ladder = capacity_ladder(args.ladder)
-    folder = Path(args.out) / "pilots" / args.name
     shard, shards = _shard(args.shard)
-    jobs = [(seed, name) for seed, name in itertools.product(_seeds(args.seeds), ladder)]
-    todo = [(i, job) for i, job in enumerate(jobs)
-            if i % shards == shard and not (folder / job[1] / f"seed{job[0]}.json").exists()]
+    jobs = list(itertools.product(_seeds(args.seeds), archs))  # seed-major: seeds complete in turn
+    todo = [(seed, name) for i, (seed, name) in enumerate(jobs)
+            if i % shards == shard and not (folder / name / f"seed{seed}.json").exists()]
     if not todo:
-        print(f"pilot {args.name}: shard {args.shard} has nothing left to train")
+        print(f"{label}: shard {args.shard} has nothing left to train")
         return 0
     began = time.monotonic()
-    print(f"pilot {args.name}: loading {proxy.task} data ...", flush=True)
-    data = load_splits(None, proxy.resolution, proxy.search_val_size, proxy.data_seed, proxy.task)
     device = _device(args.device)
-    for n, (_, (seed, name)) in enumerate(todo):
+    print(f"{label}: loading the {proxy.task} data ...", flush=True)
+    data = load_splits(args.data_root or None, proxy.resolution, proxy.search_val_size,
+                       proxy.data_seed, proxy.task)
+    for n, (seed, name) in enumerate(todo):
         if args.max_minutes and time.monotonic() - began > 60 * args.max_minutes:
             print("time is up; run the same command again to continue")
             return 0
         print(f"[{n + 1}/{len(todo)}] {name} seed {seed} ...", flush=True)
-        result = train_standalone(ladder[name], proxy, recipe, data, seed, device)
-        result["pilot"] = args.name
+        result = train_standalone(archs[name], proxy, recipe, data, seed, device)
+        result["set"] = label
         target = folder / name / f"seed{seed}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(target, result)
         print(f"    test accuracy {result['test_accuracy']:.4f}, NLL {result['test_nll']:.3f} "
               f"({result['train_seconds']:.0f} s)", flush=True)
+    return 0
+
+
+def cmd_pilot(args: argparse.Namespace) -> int:
+    return _train_set(f"pilot {args.name}", Path(args.out) / "pilots" / args.name,
+                      capacity_ladder(args.ladder), args)
+
+
+def cmd_references(args: argparse.Namespace) -> int:
+    return _train_set("references", Path(args.out) / "references", reference_architectures(),
+                      args)
+
+
+def cmd_supernet(args: argparse.Namespace) -> int:
+    from .supernet.train import TrainConfig, train_supernet
+
+    proxy = _proxy(args)
+    cfg = TrainConfig(out=str(Path(args.out) / "supernet"), data_root=args.data_root or None,
+                      steps=args.steps,
+                      batch_size=args.batch_size, lr=args.lr,
+                      coupled_warmup_steps=args.coupled_warmup_steps,
+                      channel_multiplier=proxy.channel_multiplier, resolution=proxy.resolution,
+                      task=proxy.task, strides=proxy.strides,
+                      search_val_size=proxy.search_val_size, seed=proxy.data_seed,
+                      max_minutes=args.max_minutes, threads=args.threads, device=args.device)
+    train_supernet(cfg)
+    return 0
+
+
+def _checkpoint(args: argparse.Namespace) -> Path:
+    path = Path(args.checkpoint or Path(args.out) / "supernet" / "supernet.safetensors")
+    if not path.is_file():
+        raise SystemExit(f"error: no supernet at {path}; train one with `python -m "
+                         f"search_repro.protocol supernet --out {args.out}` or pass --checkpoint")
+    return path
+
+
+def _whole_split(path: Path) -> dict:
+    """Evaluator settings that score on the whole search-validation split."""
+    from .supernet.checkpoint import read_sidecar
+
+    return {"val_size": read_sidecar(path)["training"]["search_val_size"], "calib_batches": 8}
+
+
+def _evaluator_settings(args: argparse.Namespace) -> dict:
+    return {"val_size": args.val_size, "calib_batches": args.calib_batches,
+            "calib_batch_size": args.calib_batch_size}
+
+
+def cmd_evaluator_check(args: argparse.Namespace) -> int:
+    """How stable are the supernet's scores: two calibration seeds, and the chosen settings
+    against the whole search-validation split, on the references plus random architectures."""
+    from scipy.stats import kendalltau
+
+    from moga_zoo.search_space import NUM_CHOICES, NUM_LAYERS
+
+    from .supernet.evaluator import SupernetEvaluator
+
+    torch.set_num_threads(args.threads)
+    path = _checkpoint(args)
+    rng = np.random.default_rng(args.seed)
+    codes = np.concatenate([
+        np.array([a.encode() for a in reference_architectures().values()]),
+        rng.integers(0, NUM_CHOICES, size=(args.random, NUM_LAYERS))])
+    chosen = _evaluator_settings(args)
+    scores = {}
+    for label, settings in (("calib_seed_0", {**chosen, "calib_seed": 0}),
+                            ("calib_seed_1", {**chosen, "calib_seed": 1}),
+                            ("whole_split", {**_whole_split(path),
+                                             "calib_batch_size": args.calib_batch_size})):
+        print(f"scoring {len(codes)} architectures ({label}: {settings}) ...", flush=True)
+        scores[label] = SupernetEvaluator.from_checkpoint(
+            path, args.data_root or None, **settings).accuracy(codes)
+    result = {
+        "command": "python -m search_repro.protocol evaluator-check " + " ".join(sys.argv[2:]),
+        "checkpoint": path.name, "architectures": len(codes), "settings": chosen,
+        "tau_between_calibration_seeds": float(kendalltau(scores["calib_seed_0"],
+                                                          scores["calib_seed_1"])[0]),
+        "tau_settings_vs_whole_split": float(kendalltau(scores["calib_seed_0"],
+                                                        scores["whole_split"])[0]),
+        "scores": {k: v.tolist() for k, v in scores.items()}, "codes": codes.tolist()}
+    print(f"Kendall tau, two calibration seeds: {result['tau_between_calibration_seeds']:.3f}; "
+          f"these settings vs the whole split: {result['tau_settings_vs_whole_split']:.3f} "
+          f"({len(codes)} architectures; both should be >= 0.9)")
+    target = Path(args.out) / "evaluator_check.json"
+    write_json_atomic(target, result)
+    print(f"wrote {target}")
     return 0
 
 
@@ -132,6 +235,160 @@ def pilot_summary(runs: dict[str, list[dict]]) -> dict:
     }
 
 
+def noise_ceiling(per_seed: np.ndarray, draws: int = 2000, seed: int = 0) -> float:
+    """Expected Kendall tau between the true accuracies and a k-seed mean, if the true ones
+    were the observed means and each run scattered with the pooled seed SD: what an estimator
+    that knew the truth exactly would score against these references (slightly optimistic:
+    observed means spread a little wider than true ones)."""
+    from scipy.stats import kendalltau
+
+    means, k = per_seed.mean(1), per_seed.shape[1]
+    sd = float(np.sqrt(per_seed.var(axis=1, ddof=1).mean())) if k > 1 else 0.0
+    rng = np.random.default_rng(seed)
+    return float(np.mean([kendalltau(means, means + rng.normal(0, sd / np.sqrt(k), len(means)))[0]
+                          for _ in range(draws)]))
+
+
+def bootstrap_tau(x: np.ndarray, y: np.ndarray, draws: int = 2000, seed: int = 0
+                  ) -> tuple[float, float]:
+    """95 % percentile interval of Kendall tau, resampling architectures with replacement."""
+    from scipy.stats import kendalltau
+
+    rng = np.random.default_rng(seed)
+    taus = []
+    for _ in range(draws):
+        idx = rng.integers(0, len(x), len(x))
+        if np.ptp(x[idx]) > 0 and np.ptp(y[idx]) > 0:
+            taus.append(kendalltau(x[idx], y[idx])[0])
+    lo, hi = np.percentile(taus, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def _load_references(folder: Path) -> dict[str, list[dict]]:
+    archs = reference_architectures()
+    runs = {n: [json.loads(p.read_text()) for p in sorted((folder / n).glob("seed*.json"))]
+            for n in archs}
+    missing = [n for n, r in runs.items() if not r]
+    if missing:
+        raise SystemExit(f"error: references missing in {folder}: {', '.join(missing)}; run "
+                         f"`python -m search_repro.protocol references` first")
+    seeds = {n: sorted(r["seed"] for r in rs) for n, rs in runs.items()}
+    if len({tuple(v) for v in seeds.values()}) != 1:
+        raise SystemExit(f"error: the references have different seeds ({seeds}); finish "
+                         f"`python -m search_repro.protocol references` first")
+    for n, rs in runs.items():
+        if any(r["arch"] != str(archs[n]) for r in rs):
+            raise SystemExit(f"error: {folder / n} holds runs of another architecture")
+    return {n: sorted(rs, key=lambda r: r["seed"]) for n, rs in runs.items()}
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Kendall tau of the supernet's scores against the references' stand-alone accuracy."""
+    from scipy.stats import kendalltau, rankdata
+
+    from .supernet.evaluator import SupernetEvaluator
+
+    torch.set_num_threads(args.threads)
+    runs = _load_references(Path(args.out) / "references")
+    path = _checkpoint(args)
+    names = list(runs)
+    ranked = [n for n in names if n.startswith("ref")]  # tau over the spread set
+    per_seed = np.array([[r["test_accuracy"] for r in runs[n]] for n in names])
+    test = per_seed.mean(1)
+    codes = np.array([reference_architectures()[n].encode() for n in names])
+    sel = np.array([n in ranked for n in names])
+    estimates, evaluators = {}, {}
+    for label, settings in (("search_default", _evaluator_settings(args)),
+                            ("full_split", {**_whole_split(path),
+                                            "calib_batch_size": args.calib_batch_size})):
+        evaluator = SupernetEvaluator.from_checkpoint(path, args.data_root or None, **settings)
+        est = evaluator.accuracy(codes)
+        tau, p = kendalltau(est[sel], test[sel])
+        estimates[label] = est
+        evaluators[label] = {
+            "settings": evaluator.describe()["settings"],
+            "kendall_tau_vs_test": float(tau), "kendall_p_value": float(p),
+            "kendall_tau_95pct_interval": bootstrap_tau(est[sel], test[sel]),
+            "kendall_tau_with_moga": float(kendalltau(est, test)[0])}
+    seed_taus = [float(kendalltau(per_seed[sel, i], per_seed[sel, j])[0])
+                 for i, j in itertools.combinations(range(per_seed.shape[1]), 2)]
+    rank = {"standalone": rankdata(-test, method="min"),
+            **{k: rankdata(-e, method="min") for k, e in estimates.items()}}
+    report = {
+        "command": f"python -m search_repro.protocol report --out {args.out}",
+        "checkpoint": path.name, "supernet_sha256": evaluator.describe()["sha256"],
+        "proxy": runs[names[0]][0]["proxy"], "recipe": runs[names[0]][0]["recipe"],
+        "seeds": [r["seed"] for r in runs[names[0]]],
+        "ranked_architectures": ranked,
+        "standalone_seed_to_seed_kendall_tau": seed_taus,
+        "noise_ceiling_kendall_tau": noise_ceiling(per_seed[sel]),
+        "standalone_test_accuracy_range": [float(test[sel].min()), float(test[sel].max())],
+        "seed_sd_pooled": float(np.sqrt(per_seed[sel].var(axis=1, ddof=1).mean())),
+        "evaluators": evaluators,
+        "architectures": {n: {"arch": runs[n][0]["arch"], "params": runs[n][0]["params"],
+                              "macs": runs[n][0]["macs"],
+                              "test_accuracy_mean": float(test[i]),
+                              "test_accuracy_per_seed": per_seed[i].tolist(),
+                              **{f"supernet_estimate_{k}": float(e[i])
+                                 for k, e in estimates.items()},
+                              **{f"rank_{k}": int(r[i]) for k, r in rank.items()}}
+                          for i, n in enumerate(names)},
+    }
+    docs = Path(args.docs)
+    write_json_atomic(docs / "supernet_ranking.json", report)
+    _plot_ranking(names, estimates["search_default"], per_seed, evaluators["search_default"],
+                  report, docs / "supernet_ranking.png")
+    print(f"{'architecture':12s} {'supernet':>9s} {'full split':>10s} {'stand-alone test':>17s}"
+          f"  ranks (supernet, full split, stand-alone)")
+    for i, n in enumerate(names):
+        print(f"{n:12s} {estimates['search_default'][i]:9.4f} "
+              f"{estimates['full_split'][i]:10.4f} {test[i]:9.4f} "
+              f"({', '.join(f'{a:.4f}' for a in per_seed[i])})  {rank['search_default'][i]}, "
+              f"{rank['full_split'][i]}, {rank['standalone'][i]}")
+    for label, t in evaluators.items():
+        lo, hi = t["kendall_tau_95pct_interval"]
+        print(f"Kendall tau, supernet ({label}) vs stand-alone ({len(ranked)} references): "
+              f"{t['kendall_tau_vs_test']:.3f} (p={t['kendall_p_value']:.3f}, 95 % interval "
+              f"{lo:.2f}..{hi:.2f})")
+    print(f"seed-to-seed tau {', '.join(f'{v:.3f}' for v in seed_taus)}; noise ceiling "
+          f"{report['noise_ceiling_kendall_tau']:.3f}")
+    return 0
+
+
+def _plot_ranking(names: list[str], estimate: np.ndarray, per_seed: np.ndarray, tau: dict,
+                  report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from moga_zoo.fileio import replace_atomic
+
+    mean = per_seed.mean(1) * 100
+    spread = np.stack([mean - per_seed.min(1) * 100, per_seed.max(1) * 100 - mean])
+    moga = np.array([not n.startswith("ref") for n in names])
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    for mask, label, style in ((~moga, "references", "o"), (moga, "MoGA-A/B/C", "s")):
+        ax.errorbar(estimate[mask] * 100, mean[mask], yerr=spread[:, mask], fmt=style, capsize=3,
+                    label=label)
+    for i, (n, e, t) in enumerate(zip(names, estimate, mean)):
+        ax.annotate(n, (e * 100, t), textcoords="offset points", xytext=(4, 4 if i % 2 else -11),
+                    fontsize=7)
+    proxy = report["proxy"]
+    ax.set_xlabel(f"supernet score: search-validation accuracy (%), "
+                  f"{tau['settings']['val_size']} images")
+    ax.set_ylabel(f"stand-alone test accuracy (%), mean and range of {per_seed.shape[1]} seeds")
+    lo, hi = tau["kendall_tau_95pct_interval"]
+    ax.set_title(f"Fashion-MNIST {proxy['task']} {proxy['resolution']} px: Kendall \u03c4 = "
+                 f"{tau['kendall_tau_vs_test']:.2f} (95 % {lo:.2f} to {hi:.2f}), noise ceiling "
+                 f"{report['noise_ceiling_kendall_tau']:.2f}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    replace_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    plt.close(fig)
+
+
 def _load_pilot(folder: Path) -> dict[str, list[dict]]:
     return {arch.name: [json.loads(p.read_text()) for p in sorted(arch.glob("seed*.json"))]
             for arch in sorted(folder.iterdir()) if arch.is_dir()}
@@ -171,28 +428,83 @@ def cmd_pilot_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-root", default="", help="folder of the four Fashion-MNIST files "
+                   "(default: the Debian dataset-fashion-mnist files)")
+    p.add_argument("--search-val-size", type=int, default=ProxySpec.search_val_size,
+                   help="training images held out for scoring")
+
+
+def _training_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="runs/protocol", help="results folder (default runs/protocol)")
+    p.add_argument("--task", default=ProxySpec.task, help="plain, canvas or canvas:clutter=N,...")
+    p.add_argument("--resolution", type=int, default=ProxySpec.resolution)
+    p.add_argument("--strides", default="", help="14 comma-separated strides (default: the "
+                   "canvas schedule)")
+    p.add_argument("--channel-multiplier", type=float, default=ProxySpec.channel_multiplier)
+    _data_arguments(p)
+    for f in fields(Recipe):
+        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
+                       help=f"default {f.default}")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--shard", default="0/1", metavar="I/N",
+                   help="train only runs I, I+N, ... (run N processes, one per core)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--max-minutes", type=float, default=0.0,
+                   help="start no new run after this long (0: no limit)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m search_repro.protocol",
                                      description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pilot", help="train a capacity ladder on a candidate proxy")
-    p.add_argument("--out", default="runs/protocol", help="results folder (default runs/protocol)")
     p.add_argument("--name", required=True, help="the pilot's name (its folder)")
-    p.add_argument("--task", default="canvas", help="plain, canvas or canvas:clutter=N,...")
-    p.add_argument("--resolution", type=int, default=ProxySpec.resolution)
-    p.add_argument("--strides", default="", help="14 comma-separated strides (default: the "
-                   "canvas schedule)")
-    p.add_argument("--channel-multiplier", type=float, default=ProxySpec.channel_multiplier)
-    for f in fields(Recipe):
-        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
-                       help=f"default {f.default}")
     p.add_argument("--ladder", type=int, default=6, help="architectures on the ladder")
-    p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--shard", default="0/1", metavar="I/N")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--max-minutes", type=float, default=0.0)
+    _training_arguments(p)
     p.set_defaults(func=cmd_pilot)
+    p = sub.add_parser("references", help="train the ranking references (12 architectures "
+                       "spread by capacity, and MoGA-A/B/C)")
+    _training_arguments(p)
+    p.set_defaults(func=cmd_references)
+    t = sub.add_parser("supernet", help="train the supernet on the proxy (resumable: run the "
+                       "same command again)")
+    t.add_argument("--out", default="runs/protocol")
+    t.add_argument("--task", default=ProxySpec.task)
+    t.add_argument("--resolution", type=int, default=ProxySpec.resolution)
+    t.add_argument("--strides", default="")
+    t.add_argument("--channel-multiplier", type=float, default=ProxySpec.channel_multiplier)
+    _data_arguments(t)
+    for name, value in (("steps", 3000), ("batch_size", 256), ("lr", 0.1),
+                        ("coupled_warmup_steps", 1200), ("max_minutes", 0.0), ("threads", 0)):
+        t.add_argument("--" + name.replace("_", "-"), type=type(value), default=value,
+                       help=f"default {value}")
+    t.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    t.set_defaults(func=cmd_supernet)
+    for name, fn, text in (("evaluator-check", cmd_evaluator_check, "stability of the supernet's "
+                            "scores (calibration seeds; chosen settings vs the whole split)"),
+                           ("report", cmd_report, "the ranking check: supernet vs references "
+                            "(writes DOCS/supernet_ranking.json and .png)")):
+        e = sub.add_parser(name, help=text)
+        e.add_argument("--out", default="runs/protocol")
+        e.add_argument("--checkpoint", default="", help="default OUT/supernet/supernet.safetensors")
+        e.add_argument("--threads", type=int, default=1)
+        e.add_argument("--data-root", default="", help="the Fashion-MNIST files the supernet "
+                       "was trained on (default: the Debian package's)")
+        defaults = EvaluatorSettings()
+        e.add_argument("--val-size", type=int, default=defaults.val_size,
+                       help="the search's settings: validation images")
+        e.add_argument("--calib-batches", type=int, default=defaults.calib_batches,
+                       help="the search's settings: BN calibration batches")
+        e.add_argument("--calib-batch-size", type=int, default=defaults.calib_batch_size)
+        if fn is cmd_evaluator_check:
+            e.add_argument("--random", type=int, default=9,
+                           help="random architectures besides the 15 references")
+            e.add_argument("--seed", type=int, default=0)
+        else:
+            e.add_argument("--docs", default="docs", help="where the report goes")
+        e.set_defaults(func=fn)
     r = sub.add_parser("pilot-report", help="ladder spread vs seed noise of every pilot")
     r.add_argument("--out", default="runs/protocol")
     r.add_argument("--json", default="", help="also write the summary to this JSON file")

@@ -15,7 +15,7 @@ import numpy as np
 from moga_zoo.search_space import (EXPANSIONS, KERNELS, NUM_LAYERS, SE_OPTIONS, Architecture,
                                    Choice, check_strides)
 
-__all__ = ["ProxySpec", "CANVAS_STRIDES", "CANVAS_PROXY", "capacity_ladder"]
+__all__ = ["ProxySpec", "CANVAS_STRIDES", "CANVAS_PROXY", "capacity_ladder", "reference_architectures"]
 
 #: Layers 1, 3 and 6 downsample, layer 12 does not (MoGA's schedule has 1, 3, 6 and 12): with the
 #: stem's stride 2 a 64 px canvas runs on 32, 16, 8 and 4 px maps.
@@ -50,16 +50,30 @@ CANVAS_PROXY = ProxySpec()
 def capacity_ladder(steps: int = 6, seed: int = 0) -> dict[str, Architecture]:
     """``steps`` architectures from all-e3k3 to all-e6k7se: at rung q (0..1) every layer takes
     the larger kernel, expansion and SE each with probability q (drawn once from ``seed``)."""
+    return {f"ladder{i}": arch for i, arch in
+            enumerate(_draw([i / (steps - 1) for i in range(steps)], seed))}
+
+
+def reference_architectures(count: int = 12, seed: int = 1) -> dict[str, Architecture]:
+    """The ranking references: ``count`` architectures spread by capacity (rung q = (i + 0.5) /
+    count, so none is forced to be uniform: the supernet's coupled warm-up trains the uniform
+    networks directly), then MoGA-A/B/C."""
+    from moga_zoo.search_space import NAMED_ARCHITECTURES
+
+    spread = _draw([(i + 0.5) / count for i in range(count)], seed)
+    return {**{f"ref{i:02d}": arch for i, arch in enumerate(spread)}, **NAMED_ARCHITECTURES}
+
+
+def _draw(rungs: list[float], seed: int) -> list[Architecture]:
     rng = np.random.default_rng(seed)
-    ladder = {}
-    for i in range(steps):
-        q = i / (steps - 1)
+    archs = []
+    for q in rungs:
         choices = []
         for _ in range(NUM_LAYERS):
             k = KERNELS[int(rng.random() < q) + int(rng.random() < q)]  # Binomial(2, q)
             e = EXPANSIONS[int(rng.random() < q)]
             se = SE_OPTIONS[int(rng.random() < q)]
             choices.append(Choice(k, e, se))
-        ladder[f"ladder{i}"] = Architecture(tuple(choices))
-    return ladder
+        archs.append(Architecture(tuple(choices)))
+    return archs
 

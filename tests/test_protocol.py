@@ -1,0 +1,108 @@
+"""The proxy protocol's command on tiny fake Fashion-MNIST files: pilot, reports, formats."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from supernet_helpers import TINY, fake_fashion_mnist
+
+from search_repro import protocol
+from search_repro.proxy import CANVAS_STRIDES, reference_architectures
+from search_repro.supernet import Supernet
+from search_repro.supernet.checkpoint import save_supernet
+
+FAST = ["--epochs", "1", "--batch-size", "32", "--search-val-size", "20", "--threads", "1",
+        "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def fm(tmp_path_factory):
+    return fake_fashion_mnist(tmp_path_factory.mktemp("fm"), n_train=120, n_test=30)
+
+
+def test_pilot_trains_each_run_once_and_reports_the_spread(tmp_path, fm, capsys):
+    args = ["pilot", "--out", str(tmp_path), "--name", "p", "--ladder", "2", "--seeds", "0,1",
+            "--data-root", str(fm), *FAST]
+    assert protocol.main(args + ["--shard", "1/2"]) == 0
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.json"))
+    assert written == ["pilots/p/ladder1/seed0.json", "pilots/p/ladder1/seed1.json"]
+    assert protocol.main(args + ["--shard", "0/2"]) == 0
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.json")}
+    assert len(before) == 4
+    protocol.main(args)  # everything is done: nothing is retrained
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.json")} == before
+    run = json.loads((tmp_path / "pilots/p/ladder1/seed1.json").read_text())
+    assert run["proxy"]["strides"] == list(CANVAS_STRIDES) and run["proxy"]["task"] == "canvas"
+    assert run["recipe"]["epochs"] == 1 and run["seed"] == 1
+    assert 0 <= run["test_accuracy"] <= 1 and np.isfinite(run["test_nll"])
+    capsys.readouterr()
+    assert protocol.main(["pilot-report", "--out", str(tmp_path), "--json",
+                          str(tmp_path / "pilots.json")]) == 0
+    out = capsys.readouterr().out
+    assert "ratio" in out and "ladder0" in out
+    summary = json.loads((tmp_path / "pilots.json").read_text())["pilots"]["p"]
+    assert summary["complete"] and set(summary["architectures"]) == {"ladder0", "ladder1"}
+
+
+@pytest.mark.parametrize("bad", [["--seeds", "a"], ["--shard", "2/2"], ["--shard", "x"]])
+def test_pilot_bad_arguments_exit_with_one_line(tmp_path, bad):
+    with pytest.raises(SystemExit, match="error: --"):
+        protocol.main(["pilot", "--out", str(tmp_path), "--name", "p", *bad])
+
+
+def _fake_references(folder, seeds=(0, 1, 2)):
+    rng = np.random.default_rng(0)
+    for i, (name, arch) in enumerate(reference_architectures().items()):
+        for seed in seeds:
+            run = {"arch": str(arch), "seed": seed, "params": 1000 + i, "macs": 10 + i,
+                   "test_accuracy": 0.5 + 0.02 * i + rng.normal(0, 0.002),
+                   "proxy": {"task": "canvas", "resolution": 64}, "recipe": {"epochs": 3}}
+            (folder / name).mkdir(parents=True, exist_ok=True)
+            (folder / name / f"seed{seed}.json").write_text(json.dumps(run))
+
+
+def test_report_writes_the_ranking_json_and_plot(tmp_path, fm):
+    torch.manual_seed(0)
+    net = Supernet(**TINY, strides=CANVAS_STRIDES)
+    training = {"resolution": 64, "search_val_size": 20, "seed": 0, "task": "canvas",
+                "strides": list(CANVAS_STRIDES)}
+    ckpt = save_supernet(tmp_path / "supernet" / "supernet", net, training, {})
+    _fake_references(tmp_path / "references")
+    docs = tmp_path / "docs"
+    assert protocol.main(["report", "--out", str(tmp_path), "--checkpoint", str(ckpt),
+                          "--data-root", str(fm), "--docs", str(docs), "--val-size", "10",
+                          "--calib-batch-size", "8"]) == 0
+    report = json.loads((docs / "supernet_ranking.json").read_text())
+    assert (docs / "supernet_ranking.png").stat().st_size > 10_000
+    assert len(report["ranked_architectures"]) == 12
+    assert report["evaluators"]["full_split"]["settings"]["val_size"] == 20
+    assert report["evaluators"]["search_default"]["settings"]["val_size"] == 10
+    first = report["architectures"]["ref00"]
+    assert len(first["test_accuracy_per_seed"]) == 3 and first["arch"]
+    # the fake references rise by 2 points per architecture with 0.2-point seed noise
+    assert report["noise_ceiling_kendall_tau"] > 0.95
+    assert min(report["standalone_seed_to_seed_kendall_tau"]) > 0.9
+    lo, hi = report["evaluators"]["search_default"]["kendall_tau_95pct_interval"]
+    assert -1 <= lo <= report["evaluators"]["search_default"]["kendall_tau_vs_test"] <= hi <= 1
+
+
+def test_report_refuses_incomplete_references(tmp_path):
+    _fake_references(tmp_path / "references")
+    (tmp_path / "references" / "ref03" / "seed2.json").unlink()
+    (tmp_path / "supernet").mkdir()
+    (tmp_path / "supernet" / "supernet.safetensors").write_bytes(b"x")
+    with pytest.raises(SystemExit, match="different seeds"):
+        protocol.main(["report", "--out", str(tmp_path)])
+
+
+def test_noise_ceiling_and_bootstrap_behave():
+    rng = np.random.default_rng(1)
+    ceilings = [protocol.noise_ceiling(np.linspace(0.5, 0.8, 12)[:, None]
+                                       + rng.normal(0, sd, (12, 3)), draws=300)
+                for sd in (0.001, 0.05, 0.2)]
+    assert ceilings[0] > 0.99 > ceilings[1] > ceilings[2] and ceilings[2] < 0.7
+    x = np.arange(12.0)
+    lo, hi = protocol.bootstrap_tau(x, x)
+    assert lo == hi == 1.0
