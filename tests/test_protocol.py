@@ -105,4 +105,6 @@ def test_noise_ceiling_and_bootstrap_behave():
     assert ceilings[0] > 0.99 > ceilings[1] > ceilings[2] and ceilings[2] < 0.7
     x = np.arange(12.0)
     lo, hi = protocol.bootstrap_tau(x, x)
-    assert lo == hi == 1.0
+    assert lo == pytest.approx(1.0) and hi == pytest.approx(1.0)
+    lo, hi = protocol.bootstrap_tau(x, -x + np.random.default_rng(0).normal(0, 3, 12))
+    assert -1 <= lo < hi < 0
