@@ -5,7 +5,6 @@ import importlib
 import io
 import json
 import os
-import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -16,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 from timm.data import resolve_data_config
+
+from ..fileio import replace_atomic
 
 if TYPE_CHECKING:
     import onnx
@@ -90,19 +91,21 @@ def export_model(
         raise ValueError("opset applies to ONNX export only")
     model = model.eval()
     size = tuple(input_size) if input_size is not None else input_size_of(model)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _temporary_sibling(path) as tmp:
+    check: ExportCheck | None = None
+
+    def write(tmp: str) -> None:
+        nonlocal check
         if format == "onnx":
-            _export_onnx(model, tmp, size, opset)
+            _export_onnx(model, Path(tmp), size, opset)
         else:
-            _export_torchscript(model, tmp, size)
+            _export_torchscript(model, Path(tmp), size)
         check = validate_export(tmp, model, format, input_size=size) if validate else None
         if check is not None and not check.ok:
             raise ExportError(
                 f"the exported {format} model differs from the eager model by {check.max_abs_diff:.3g} "
                 f"(allowed {check.tolerance:.3g}); nothing was written to {path}")
-        os.replace(tmp, path)
+
+    replace_atomic(path, write)
     return None if check is None else replace(check, path=os.fspath(path))
 
 
@@ -212,15 +215,3 @@ def _quiet_torchscript() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning, message=r".*torch\.jit")
         yield
-
-
-@contextmanager
-def _temporary_sibling(path: Path) -> Iterator[Path]:
-    """A temp file next to ``path`` (same filesystem, so ``os.replace`` is atomic), removed on error."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-    finally:
-        tmp.unlink(missing_ok=True)
