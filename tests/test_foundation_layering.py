@@ -48,12 +48,13 @@ def test_the_import_scan_sees_relative_and_absolute_imports():
     assert "moga_zoo.builder" in _imported_modules(PACKAGE / "__init__.py")  # from .builder import
 
 
-def test_help_lists_every_subcommand_without_importing_the_reproduction():
+def test_help_and_list_do_not_import_the_reproduction():
     proc = _python(
         "import sys\n"
         "from moga_zoo.cli import main\n"
         "try:\n    main(['--help'])\n"
         "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+        "assert main(['list']) == 0\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('search_repro', 'pymoo'))\n"
         "print('loaded:', loaded)\n")
     assert proc.returncode == 0, proc.stderr

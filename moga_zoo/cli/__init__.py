@@ -4,8 +4,9 @@ A command module has ``COMMANDS`` (each subcommand's name and one-line help) and
 ``register(subparsers)``, which adds those subcommands with their options. moga_zoo's own modules
 are listed in :data:`MODULES`; other installed packages (``search_repro``: ``lut``, ``supernet``,
 ``search``) add theirs through the ``moga_zoo.commands`` entry-point group, so this package never
-imports them. Only the chosen subcommand's module registers options (and imports what it needs):
-``moga-zoo --help`` loads no torch.
+imports them. Only the chosen subcommand's module registers options and imports what it needs,
+so ``moga-zoo --help`` or ``moga-zoo list`` loads none of the reproduction's search, supernet or
+latency code.
 """
 from __future__ import annotations
 
