@@ -11,7 +11,6 @@ architecture (< 1: ours is faster).
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
@@ -28,6 +27,7 @@ from moga_zoo.authors_layout import convert_authors_state_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from authors_reference import MOGA_A, MOGA_B, MOGA_C, MoGAAuthors  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 AUTHORS = {"moga_a": MOGA_A, "moga_b": MOGA_B, "moga_c": MOGA_C}
 VARIANTS = ("eager", "channels_last", "compile")
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
             results[variant, batch] = time_cell(models, variant, batch, args.size, args.warmup,
                                                 repeats)
 
-    print(f"\nCPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} "
+    print(f"\nCPU: {cpu_name()}, {torch.get_num_threads()} "
           f"torch threads, torch {torch.__version__}, timm {timm.__version__}, input "
           f"{args.size}x{args.size}, median of {args.repeats} runs at batch 1 and "
           f"{max(3, args.repeats // 3)} above, after {args.warmup} warm-up runs\n")

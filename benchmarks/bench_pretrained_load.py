@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -44,7 +43,7 @@ def main() -> None:
         os.environ.update(HF_HOME=str(work / "hf"), HF_ENDPOINT=hub.endpoint,
                           HF_HUB_DISABLE_PROGRESS_BARS="1", MOGA_ZOO_WEIGHTS=str(work / "none"))
         import timm
-        import torch
+        from machine import machine_line
         from timm.models import save_for_hf
 
         import moga_zoo
@@ -80,9 +79,7 @@ def main() -> None:
         results = {name: median_seconds(fn, args.runs) for name, fn in cases.items()}
         assert len(hub.log) == n_requests, "a warm, pinned cache must not touch the network"
     base = results[f"create('{args.model}') (no weights)"][0]
-    print(f"machine: {platform.machine()} {platform.processor() or ''} | {os.cpu_count()} CPUs | "
-          f"torch threads {torch.get_num_threads()} | python {platform.python_version()} | "
-          f"torch {torch.__version__} | timm {timm.__version__}")
+    print(f"{machine_line()} | timm {timm.__version__}")
     print(f"median of {args.runs} runs (min in brackets); ratio = median / no-weights build\n")
     print(f"| {'case':<52} | {'median s':>8} | {'min s':>6} | {'ratio':>5} |")
     print(f"|{'-' * 54}|{'-' * 10}|{'-' * 8}|{'-' * 7}|")

@@ -15,16 +15,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import kendalltau, spearmanr
 
 from moga_zoo.fileio import replace_atomic, write_json_atomic
 from moga_zoo.search_space import CHOICES, NAMED_ARCHITECTURES, NUM_CHOICES, NUM_LAYERS
-from search_repro.latency import kendall_tau, load_table
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman's rho (no ties expected among continuous predictions)."""
-    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
-    return float(np.corrcoef(rx, ry)[0, 1])
+from search_repro.latency import load_table
 
 
 def analyse(a, b, samples: int, seed: int, tau_subsample: int = 3000) -> dict:
@@ -43,7 +38,7 @@ def analyse(a, b, samples: int, seed: int, tau_subsample: int = 3000) -> dict:
                        "a_faster_than_pct": float(100 * np.mean(pa > la)),
                        "b_faster_than_pct": float(100 * np.mean(pb > lb))}
     per_layer = [{"layer": i + 1,
-                  "kendall_tau": kendall_tau(a.layer_ms[i], b.layer_ms[i]),
+                  "kendall_tau": float(kendalltau(a.layer_ms[i], b.layer_ms[i]).statistic),
                   "a_order": [str(CHOICES[j]) for j in np.argsort(a.layer_ms[i])],
                   "b_order": [str(CHOICES[j]) for j in np.argsort(b.layer_ms[i])]}
                  for i in range(NUM_LAYERS)]
@@ -51,8 +46,9 @@ def analyse(a, b, samples: int, seed: int, tau_subsample: int = 3000) -> dict:
         "a": {"source": a.source, "device": a.device, "runtime": a.runtime},
         "b": {"source": b.source, "device": b.device, "runtime": b.runtime},
         "samples": samples, "seed": seed,
-        "spearman_rho": spearman(pa, pb),
-        "kendall_tau": kendall_tau(pa[sub], pb[sub]), "kendall_tau_subsample": int(sub.size),
+        "spearman_rho": float(spearmanr(pa, pb).statistic),
+        "kendall_tau": float(kendalltau(pa[sub], pb[sub]).statistic),
+        "kendall_tau_subsample": int(sub.size),
         "named": named, "per_layer": per_layer,
         "_points": (pa, pb),
     }

@@ -1,6 +1,6 @@
 """An independent re-implementation of MoGA in the authors' module layout (xiaomi-automl/MoGA).
 
-Written from shared/MOGA_FACTS.md with plain torch.nn modules only (no timm), so that comparing
+Written from docs/moga-facts.md and docs/search-space.md with plain torch.nn modules only (no timm), so that comparing
 it with our timm models after the key mapping checks every architectural detail.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# (out channels, stride, activation) of the 14 searchable layers, from the facts file
+# (out channels, stride, activation) of the 14 searchable layers, from docs/search-space.md
 LAYERS = [(24, 2, "relu"), (24, 1, "relu"), (40, 2, "relu"), (40, 1, "relu"), (40, 1, "relu"),
           (80, 2, "hswish"), (80, 1, "hswish"), (80, 1, "hswish"), (80, 1, "hswish"),
           (112, 1, "hswish"), (112, 1, "hswish"),

@@ -34,7 +34,7 @@ def fake_fashion_mnist(root: Path, n_train: int = 400, n_test: int = 64, seed: i
 
 
 def randomise_bn(module: nn.Module, seed: int = 0) -> None:
-    """Random BN affine parameters so that outputs depend on the input (see MOGA_FACTS)."""
+    """Random BN affine parameters so that outputs depend on the input (docs/moga-facts.md: a testing pitfall)."""
     g = torch.Generator().manual_seed(seed)
     for m in module.modules():
         if isinstance(m, nn.BatchNorm2d):

@@ -11,7 +11,7 @@ import pytest
 from moga_zoo.cli import main
 from moga_zoo.search_space import MOGA_A, MOGA_C
 
-# From shared/MOGA_FACTS.md
+# From docs/moga-facts.md
 SIZES = {"moga_a": (5_159_802, "304.0"), "moga_b": (5_506_236, "248.6"), "moga_c": (5_488_200, "221.1")}
 
 

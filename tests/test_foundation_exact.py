@@ -21,7 +21,7 @@ from moga_zoo.builder import arch_def, model_kwargs
 from moga_zoo.profile import count_macs, count_params
 from moga_zoo.search_space import CHOICES, MOGA_A, NUM_LAYERS, Architecture, ArchitectureError
 
-# From shared/MOGA_FACTS.md (counted from the authors' definitions) and the paper's Table 3.
+# From docs/moga-facts.md (counted from the authors' definitions) and the paper's Table 3.
 EXPECTED = {  # name: (reference choices, params, MACs in M at 224)
     "moga_a": (REF_A, 5_159_802, 304.0),
     "moga_b": (REF_B, 5_506_236, 248.6),

@@ -12,7 +12,7 @@ from moga_zoo.search_space import (
     STAGE_SIZES, Architecture, ArchitectureError, Choice, space_hash,
 )
 
-# Written out from shared/MOGA_FACTS.md, independently of search_space.py.
+# Written out from docs/moga-facts.md and docs/search-space.md, independently of search_space.py.
 FACTS_LAYERS = [(24, 2, "relu"), (24, 1, "relu"), (40, 2, "relu"), (40, 1, "relu"), (40, 1, "relu"),
                 (80, 2, "hard_swish"), (80, 1, "hard_swish"), (80, 1, "hard_swish"),
                 (80, 1, "hard_swish"), (112, 1, "hard_swish"), (112, 1, "hard_swish"),

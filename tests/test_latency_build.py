@@ -167,7 +167,9 @@ def test_onnxruntime_block_matches_torch():
     x = torch.randn(part.input_shape)
     with torch.inference_mode():
         ref = part.module(x).numpy()
-    np.testing.assert_allclose(sess.run(None, {"x": x.numpy()})[0], ref, rtol=1e-4, atol=1e-5)
+    [(name, shape)] = [(i.name, i.shape) for i in sess.get_inputs()]
+    assert shape[0] == "batch" and shape[1:] == list(part.input_shape[1:])  # the predict export
+    np.testing.assert_allclose(sess.run(None, {name: x.numpy()})[0], ref, rtol=1e-4, atol=1e-5)
     assert rt.timer(part.module, part.input_shape)() > 0
 
 

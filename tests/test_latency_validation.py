@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 from moga_zoo.cli import main
-from search_repro.latency import (DEFAULT_TABLE, accuracy_metrics, build_table, kendall_tau,
-                                  load_table, plot_validation, validate_table)
+from search_repro.latency import (DEFAULT_TABLE, accuracy_metrics, build_table, load_table,
+                                  plot_validation, validate_table)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,13 +22,19 @@ def tiny(tmp_path_factory):
     return path
 
 
-def test_kendall_tau_matches_scipy():
+def test_kendall_tau_is_tau_b_with_ties():
+    # 6 pairs: 4 concordant, 0 discordant, one tied in each list -> 4 / sqrt(5 * 5)
+    m = accuracy_metrics(np.array([1.0, 2.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0, 3.0]))
+    assert m["kendall_tau"] == pytest.approx(0.8)
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 6, 40).astype(float)  # with ties
+    x = rng.integers(1, 6, 40).astype(float)  # many ties
     y = x + rng.integers(0, 4, 40)
-    assert kendall_tau(x, y) == pytest.approx(stats.kendalltau(x, y).statistic)
-    z = rng.normal(size=50)
-    assert kendall_tau(z, -z) == pytest.approx(-1.0)
+    i, j = np.triu_indices(x.size, k=1)
+    dx, dy = np.sign(x[i] - x[j]), np.sign(y[i] - y[j])  # tau-b from its definition
+    tau_b = (dx * dy).sum() / np.sqrt(np.count_nonzero(dx) * np.count_nonzero(dy))
+    assert accuracy_metrics(x, y)["kendall_tau"] == pytest.approx(tau_b)
+    z = rng.normal(size=50) + 3
+    assert accuracy_metrics(z, -z + 10)["kendall_tau"] == pytest.approx(-1.0)
 
 
 def test_accuracy_metrics_by_hand():

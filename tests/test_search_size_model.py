@@ -15,7 +15,7 @@ def sizes():
 
 def test_moga_sizes_match_the_published_counts(sizes):
     codes = [a.encode() for a in (MOGA_A, MOGA_B, MOGA_C)]
-    # exact counts from the authors' model definitions (shared/MOGA_FACTS.md)
+    # exact counts from the authors' model definitions (docs/moga-facts.md)
     assert sizes.params(codes).tolist() == [5_159_802, 5_506_236, 5_488_200]
     assert np.round(sizes.macs(codes) / 1e5).tolist() == [3040, 2486, 2211]
 

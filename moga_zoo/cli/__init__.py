@@ -1,32 +1,60 @@
-"""The ``moga-zoo`` command line: one module per subcommand, each with ``register(subparsers)``."""
+"""The ``moga-zoo`` command line.
+
+A command module has ``COMMANDS`` (each subcommand's name and one-line help) and
+``register(subparsers)``, which adds those subcommands with their options. moga_zoo's own modules
+are listed in :data:`MODULES`; other installed packages (``search_repro``: ``lut``, ``supernet``,
+``search``) add theirs through the ``moga_zoo.commands`` entry-point group, so this package never
+imports them. Only the chosen subcommand's module registers options and imports what it needs,
+so ``moga-zoo --help`` or ``moga-zoo list`` loads none of the reproduction's search, supernet or
+latency code.
+"""
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+from importlib.metadata import entry_points
+from types import ModuleType
 from typing import Sequence
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "command_modules", "main", "ENTRY_POINT_GROUP", "MODULES"]
 
-#: Subcommand modules (``moga_zoo.cli.<name>``), in the order ``--help`` lists them.
-COMMANDS = ("models", "lut", "weights", "predict", "export", "supernet", "search")
+#: moga_zoo's own command modules (``moga_zoo.cli.<name>``), listed first by ``--help``.
+MODULES = ("models", "weights", "predict", "export")
+
+#: Entry-point group through which other packages contribute command modules.
+ENTRY_POINT_GROUP = "moga_zoo.commands"
 
 
 class CommandError(Exception):
     """A user mistake: printed as one line, exit code 2, no traceback."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_modules() -> list[ModuleType]:
+    """moga_zoo's command modules, then those installed packages declare under the entry-point group."""
+    own = [importlib.import_module(f"{__name__}.{name}") for name in MODULES]
+    return own + [ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)]
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand; with ``command``, only that one gets its options (the
+    others are listed by name and help), so parsing imports only what ``command`` needs."""
     parser = argparse.ArgumentParser(
         prog="moga-zoo", description="MoGA-A/B/C models and the MoGA architecture search.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        importlib.import_module(f"{__name__}.{name}").register(sub)
+    for module in command_modules():
+        if command is None or command in module.COMMANDS:
+            module.register(sub)
+        else:
+            for name, help_ in module.COMMANDS.items():
+                sub.add_parser(name, help=help_)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), "")
+    args = build_parser(chosen).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except (CommandError, ValueError, FileNotFoundError) as e:

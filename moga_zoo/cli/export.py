@@ -5,15 +5,17 @@ import argparse
 import json
 from pathlib import Path
 
-from ..inference import FORMATS, ExportError, export_model
-from ..inference.export import input_size_of
 from .predict import add_model_arguments, model_from_args
 
-__all__ = ["register"]
+__all__ = ["COMMANDS", "register"]
+
+COMMANDS = {"export": "export a model to ONNX or TorchScript (validated)"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a model to ONNX or TorchScript (validated)",
+    from ..inference import FORMATS
+
+    p = sub.add_parser("export", help=COMMANDS["export"],
                        description="Write the model with a dynamic batch dimension, then run the "
                                    "file next to the eager model at batch 1 and 3 and fail unless "
                                    "the outputs agree (max |diff| <= 1e-4 x largest logit).")
@@ -31,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from ..inference import ExportError, export_model
+    from ..inference.export import input_size_of
+
     if args.input_size is not None and len(args.input_size) not in (1, 2):
         raise ValueError("--input-size takes one side or two (height width)")
     model = model_from_args(args)

@@ -4,15 +4,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..factory import list_models
-from ..summary import describe, format_summary
+COMMANDS = {"list": "list the registered MoGA models",
+            "info": "architecture table, params, MACs and input config"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("list", help="list the registered MoGA models")
+    p = sub.add_parser("list", help=COMMANDS["list"])
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_list)
-    p = sub.add_parser("info", help="architecture table, params, MACs and input config")
+    p = sub.add_parser("info", help=COMMANDS["info"])
     p.add_argument("models", nargs="+", metavar="NAME|ARCH",
                    help="a registered name (moga_a) or an architecture string")
     p.add_argument("--resolution", type=int, default=224, help="input side for the MAC count")
@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from ..factory import list_models
+
     rows = [{"name": n, "pretrained_tags": [t for t in list_models(n + ".*", pretrained=True)]}
             for n in list_models()]
     if args.json:
@@ -32,6 +34,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from ..summary import describe, format_summary
+
     infos = [describe(m, args.resolution) for m in args.models]
     if args.json:
         print(json.dumps(infos if len(infos) > 1 else infos[0], indent=2))

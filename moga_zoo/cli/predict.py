@@ -5,9 +5,9 @@ import argparse
 import json
 import sys
 
-from ..inference import RUNTIMES, Classifier, find_images, load_model
+__all__ = ["COMMANDS", "register", "add_model_arguments", "model_from_args"]
 
-__all__ = ["register", "add_model_arguments", "model_from_args"]
+COMMANDS = {"predict": "classify images (files or directories) with a MoGA model"}
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,13 +24,17 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 def model_from_args(args: argparse.Namespace):
     """The model named by :func:`add_model_arguments`' options, in eval mode."""
+    from ..inference import load_model
+
     if ":" in args.model:
         return load_model(args.model)
     return load_model(args.model, weights=args.weights, pretrained=not args.random_weights)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="classify images (files or directories) with a MoGA model",
+    from ..inference import RUNTIMES
+
+    p = sub.add_parser("predict", help=COMMANDS["predict"],
                        description="Top-k classes of each image. Images are read with pillow "
                                    "(EXIF orientation applied; greyscale, 16-bit, palette, CMYK and "
                                    "transparent images converted to RGB) and preprocessed with the "
@@ -48,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from ..inference import Classifier, find_images
+
     files = find_images(args.inputs)
     if not files:
         raise ValueError(f"no image files found in {' '.join(args.inputs)}")

@@ -4,17 +4,17 @@ from __future__ import annotations
 import argparse
 import json
 
-from huggingface_hub import errors as hf_errors
-
-from ..weights.convert import convert_checkpoint
-from ..weights.errors import WeightsError
-from ..weights.publish import publish_folder
 from . import CommandError
+
+COMMANDS = {
+    "convert": "convert the authors' MoGA checkpoint to model.safetensors + config.json + model card",
+    "publish": "upload a converted folder to the Hugging Face hub; prints the commit to pin in "
+               "weights_manifest.json",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("convert", help="convert the authors' MoGA checkpoint to model.safetensors + "
-                                       "config.json + model card")
+    p = sub.add_parser("convert", help=COMMANDS["convert"])
     p.add_argument("checkpoint", metavar="CHECKPOINT",
                    help="the authors' .pth ({'model_state': ...} or a bare state dict)")
     p.add_argument("--model", required=True, metavar="NAME",
@@ -23,8 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--install", action="store_true",
                    help="also install into the local weights folder, so pretrained=True loads it offline")
     p.set_defaults(func=_convert)
-    p = sub.add_parser("publish", help="upload a converted folder to the Hugging Face hub; prints the "
-                                       "commit to pin in weights_manifest.json")
+    p = sub.add_parser("publish", help=COMMANDS["publish"])
     p.add_argument("folder", metavar="DIR", help="a folder written by `moga-zoo convert`")
     p.add_argument("--repo-id", required=True, metavar="ORG/NAME", help="hub repository (created if missing)")
     p.add_argument("--private", action="store_true", help="create the repository as private")
@@ -34,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from ..weights.convert import convert_checkpoint
+    from ..weights.errors import WeightsError
+
     try:
         r = convert_checkpoint(args.checkpoint, args.model, args.output, install=args.install)
     except WeightsError as e:
@@ -49,6 +51,11 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
+    from huggingface_hub import errors as hf_errors
+
+    from ..weights.errors import WeightsError
+    from ..weights.publish import publish_folder
+
     try:
         r = publish_folder(args.folder, args.repo_id, private=args.private, revision=args.revision,
                            endpoint=args.endpoint)

@@ -2,21 +2,27 @@
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
-import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 import torch
 import torch.nn as nn
 from timm.data import resolve_data_config
 
-__all__ = ["FORMATS", "ExportCheck", "ExportError", "export_model", "validate_export", "format_of"]
+from ..fileio import replace_atomic
+
+if TYPE_CHECKING:
+    import onnx
+
+__all__ = ["FORMATS", "ExportCheck", "ExportError", "export_model", "validate_export", "format_of",
+           "onnx_graph"]
 
 FORMATS = ("onnx", "torchscript")
 _SUFFIXES = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript", ".torchscript": "torchscript"}
@@ -85,19 +91,21 @@ def export_model(
         raise ValueError("opset applies to ONNX export only")
     model = model.eval()
     size = tuple(input_size) if input_size is not None else input_size_of(model)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _temporary_sibling(path) as tmp:
+    check: ExportCheck | None = None
+
+    def write(tmp: str) -> None:
+        nonlocal check
         if format == "onnx":
-            _export_onnx(model, tmp, size, opset)
+            _export_onnx(model, Path(tmp), size, opset)
         else:
-            _export_torchscript(model, tmp, size)
+            _export_torchscript(model, Path(tmp), size)
         check = validate_export(tmp, model, format, input_size=size) if validate else None
         if check is not None and not check.ok:
             raise ExportError(
                 f"the exported {format} model differs from the eager model by {check.max_abs_diff:.3g} "
                 f"(allowed {check.tolerance:.3g}); nothing was written to {path}")
-        os.replace(tmp, path)
+
+    replace_atomic(path, write)
     return None if check is None else replace(check, path=os.fspath(path))
 
 
@@ -130,22 +138,29 @@ def validate_export(
                        RELATIVE_TOLERANCE * max(scale, 1.0))
 
 
-def _export_onnx(model: nn.Module, path: Path, size: tuple, opset: int | None) -> None:
-    """torch's dynamo exporter; opsets below its minimum (18) go through the TorchScript-based one."""
+def onnx_graph(model: nn.Module, input_size: Sequence[int],
+               opset: int | None = None) -> "onnx.ModelProto":
+    """``model`` (eval mode) as an ONNX graph taking ``(batch, *input_size)``, batch dynamic.
+
+    The one ONNX export of the project: :func:`export_model` writes it, ``predict``'s onnxruntime
+    runtime runs it, and the onnxruntime latency tables time it. torch's dynamo exporter; opsets
+    below its minimum (18) go through the TorchScript-based one.
+    """
     onnx = require("onnx", "ONNX export")
     require("onnxscript", "ONNX export")
-    example = torch.randn(2, *size)
+    example = torch.randn(2, *input_size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exporter chatter about its own internals
         if opset is not None and opset < DYNAMO_MIN_OPSET:
+            buffer = io.BytesIO()
             torch.onnx.export(
-                model, (example,), os.fspath(path), input_names=["input"], output_names=["logits"],
+                model.eval(), (example,), buffer, input_names=["input"], output_names=["logits"],
                 dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset,
                 dynamo=False)
-            proto = onnx.load(os.fspath(path))
+            proto = onnx.load_from_string(buffer.getvalue())
         else:
             program = torch.onnx.export(
-                model, (example,), None, input_names=["input"], output_names=["logits"],
+                model.eval(), (example,), None, input_names=["input"], output_names=["logits"],
                 dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},),
                 opset_version=opset, dynamo=True, verbose=False)
             proto = program.model_proto
@@ -153,6 +168,13 @@ def _export_onnx(model: nn.Module, path: Path, size: tuple, opset: int | None) -
     if opset is not None and written != opset:
         raise ExportError(f"torch exported opset {written}, not the requested {opset}; "
                           f"try another opset (13-{written} usually work)")
+    return proto
+
+
+def _export_onnx(model: nn.Module, path: Path, size: tuple, opset: int | None) -> None:
+    """:func:`onnx_graph` with the model's data config in the file's metadata."""
+    onnx = require("onnx", "ONNX export")
+    proto = onnx_graph(model, size, opset)
     onnx.helper.set_model_props(proto, {"moga_zoo.data_config": json.dumps(
         resolve_data_config({}, model=model) | {"input_size": list(size)})})
     onnx.save(proto, os.fspath(path))
@@ -193,15 +215,3 @@ def _quiet_torchscript() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning, message=r".*torch\.jit")
         yield
-
-
-@contextmanager
-def _temporary_sibling(path: Path) -> Iterator[Path]:
-    """A temp file next to ``path`` (same filesystem, so ``os.replace`` is atomic), removed on error."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from .. import __version__
+from ..cache import cache_dir
 from .export import export_model, input_size_of, validate_export
 
 __all__ = ["RUNTIMES", "available_runtimes", "resolve_runtime", "make_runner", "cache_dir",
@@ -39,14 +40,6 @@ def resolve_runtime(runtime: str = "auto") -> str:
     if runtime not in available_runtimes():
         raise ValueError(f"runtime {runtime!r} is not installed: pip install 'moga_zoo[export]'")
     return runtime
-
-
-def cache_dir() -> Path:
-    """``$MOGA_ZOO_CACHE``, else ``$XDG_CACHE_HOME/moga_zoo``, else ``~/.cache/moga_zoo``."""
-    if os.environ.get("MOGA_ZOO_CACHE"):
-        return Path(os.environ["MOGA_ZOO_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "moga_zoo"
 
 
 def onnx_cache_path(model: nn.Module, input_size: Sequence[int], root: Path | None = None) -> Path:

@@ -6,6 +6,7 @@ import pickle
 import re
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -13,6 +14,7 @@ import torch
 from timm.models import save_for_hf
 
 from ..authors_layout import convert_authors_state_dict
+from ..fileio import replace_atomic
 from .integrity import sha256_file
 from .local import WEIGHTS_FILE, install_folder
 from .manifest import Manifest, WeightsEntry, load_manifest
@@ -133,8 +135,7 @@ def convert_checkpoint(
         entry_dict = manifest_entry_for(entry, sha, size, source, net.num_classes)
         (Path(tmp) / "README.md").write_text(model_card(entry, net, sha, source), encoding="utf-8")
         for fname in (WEIGHTS_FILE, "config.json", "README.md"):
-            os.chmod(Path(tmp) / fname, 0o644)  # published files are world-readable
-            os.replace(Path(tmp) / fname, out / fname)
+            replace_atomic(out / fname, partial(os.replace, Path(tmp) / fname))
     installed = install_folder(out, entry.name) if install else None
     return ConversionResult(entry.name, out, sha, size, entry_dict, installed)
 

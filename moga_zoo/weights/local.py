@@ -2,8 +2,7 @@
 
 ``moga-zoo convert --install`` copies a converted folder to ``<weights dir>/<model.tag>/`` with a
 ``model.safetensors.sha256`` record; ``pretrained=True`` then finds it without any network.
-The weights dir is ``$MOGA_ZOO_WEIGHTS`` or ``$XDG_CACHE_HOME/moga_zoo/weights``
-(``~/.cache/moga_zoo/weights``).
+The weights dir is ``$MOGA_ZOO_WEIGHTS``, else ``weights/`` in :func:`moga_zoo.cache.cache_dir`.
 """
 from __future__ import annotations
 
@@ -11,6 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
+from ..cache import cache_dir
 from ..fileio import replace_atomic, write_text_atomic
 from .errors import ChecksumError, WeightsError
 from .integrity import sha256_file, verify_file
@@ -27,10 +27,7 @@ _DIGEST_SUFFIX = ".sha256"
 def weights_dir() -> Path:
     """Where installed weights live (``$MOGA_ZOO_WEIGHTS``, default ``~/.cache/moga_zoo/weights``)."""
     env = os.environ.get(WEIGHTS_DIR_ENV)
-    if env:
-        return Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "moga_zoo" / "weights"
+    return Path(env).expanduser() if env else cache_dir() / "weights"
 
 
 def local_weights_file(path: str | os.PathLike) -> Path:

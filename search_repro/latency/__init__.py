@@ -7,7 +7,7 @@ from .builder import build_table
 from .bundled import DEFAULT_TABLE, bundled_tables
 from .schema import TableFormatError
 from .table import LatencyTable, load_table
-from .validation import accuracy_metrics, kendall_tau, plot_validation, validate_table
+from .validation import accuracy_metrics, plot_validation, validate_table
 
 __all__ = ["LatencyTable", "load_table", "bundled_tables", "DEFAULT_TABLE", "build_table",
            "validate_table", "plot_validation", "accuracy_metrics", "kendall_tau",

@@ -21,14 +21,14 @@ from __future__ import annotations
 import abc
 import ctypes
 import ctypes.util
-import io
 import platform
 import time
-import warnings
 from typing import Any, Callable
 
 import torch
 import torch.nn as nn
+
+from moga_zoo.inference.export import onnx_graph
 
 from .schema import DEVICES, RUNTIMES
 
@@ -147,7 +147,8 @@ class TorchRuntime(Runtime):
 
 
 class OnnxRuntime(Runtime):
-    """onnxruntime's CPU execution provider on a module exported with ``torch.onnx.export``."""
+    """onnxruntime's CPU execution provider on the module exported as ``predict`` and ``moga-zoo
+    export`` export it (:func:`moga_zoo.inference.export.onnx_graph`)."""
 
     name = "onnxruntime"
 
@@ -165,21 +166,18 @@ class OnnxRuntime(Runtime):
 
     def session(self, module: nn.Module, input_shape: tuple[int, ...]) -> Any:
         """An ``InferenceSession`` (all graph optimisations, ``threads`` intra-op threads)."""
-        buf = io.BytesIO()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-            torch.onnx.export(module.eval(), (torch.zeros(input_shape),), buf, dynamo=False,
-                              input_names=["x"], output_names=["y"], opset_version=17)
+        graph = onnx_graph(module, input_shape[1:])
         opts = self._ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         opts.execution_mode = self._ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        return self._ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+        return self._ort.InferenceSession(graph.SerializeToString(), opts,
+                                          providers=["CPUExecutionProvider"])
 
     def timer(self, module: nn.Module, input_shape: tuple[int, ...]) -> Timer:
         sess = self.session(module, input_shape)
-        feed = {"x": torch.randn(input_shape).numpy()}
+        feed = {sess.get_inputs()[0].name: torch.randn(input_shape).numpy()}
         now = self._now_ns
 
         def run() -> float:

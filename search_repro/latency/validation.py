@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import kendalltau
 from tqdm import tqdm
 
 from moga_zoo.fileio import replace_atomic
@@ -18,25 +19,14 @@ from .end_to_end import measure_architectures, random_architectures
 from .runtimes import get_runtime
 from .table import LatencyTable
 
-__all__ = ["kendall_tau", "accuracy_metrics", "validate_table", "plot_validation"]
-
-
-def kendall_tau(x: np.ndarray, y: np.ndarray) -> float:
-    """Kendall's tau-b (ties handled) over all pairs."""
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
-        raise ValueError("kendall_tau needs two 1-D arrays of the same length >= 2")
-    i, j = np.triu_indices(x.size, k=1)
-    dx, dy = np.sign(x[i] - x[j]), np.sign(y[i] - y[j])
-    denom = np.sqrt(np.count_nonzero(dx) * np.count_nonzero(dy))
-    return float((dx * dy).sum() / denom) if denom else float("nan")
+__all__ = ["accuracy_metrics", "validate_table", "plot_validation"]
 
 
 def accuracy_metrics(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
-    """MAPE (%), Kendall tau, Pearson r and share (%) of predictions within +-10 % of measured."""
+    """MAPE (%), Kendall tau-b (scipy), Pearson r and share (%) of predictions within +-10 % of measured."""
     p, m = np.asarray(predicted, np.float64), np.asarray(measured, np.float64)
     rel = np.abs(p - m) / m
-    return {"mape_pct": float(100 * rel.mean()), "kendall_tau": kendall_tau(p, m),
+    return {"mape_pct": float(100 * rel.mean()), "kendall_tau": float(kendalltau(p, m).statistic),
             "pearson_r": float(np.corrcoef(p, m)[0, 1]),
             "within_10pct": float(100 * np.mean(rel <= 0.10))}
 

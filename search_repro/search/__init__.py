@@ -4,6 +4,7 @@ Modules: ``defaults`` (objective names, weights, budgets), ``config`` (:class:`S
 ``size_model`` (exact vectorised params/MACs), ``objectives`` (scorer and pymoo problem),
 ``crowding`` (weighted crowding distance), ``operators`` (categorical variation, NSGA-II),
 ``history`` / ``state`` (every evaluation; the resume file), ``distributed`` (torch.distributed
-evaluation), ``runner`` (:func:`run_search`), ``results`` / ``plot`` (the results folder).
+evaluation), ``runner`` (:func:`run_search`), ``outcome`` (:class:`SearchOutcome`, what a run
+hands on), ``results`` / ``plot`` (the results folder).
 Nothing is imported here, so reading the defaults stays cheap.
 """

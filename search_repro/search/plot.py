@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from moga_zoo.fileio import replace_atomic
 
-if TYPE_CHECKING:
-    from .runner import SearchOutcome
+from .outcome import SearchOutcome
 
 __all__ = ["plot_search"]
 
@@ -19,7 +17,7 @@ def _size(params: np.ndarray) -> np.ndarray:
     return 60.0 * np.asarray(params, dtype=float) / 5e6
 
 
-def plot_search(outcome: "SearchOutcome", path: Path) -> None:
+def plot_search(outcome: SearchOutcome, path: Path) -> None:
     """Save the plot to ``path`` (PNG, written atomically)."""
     import matplotlib
     matplotlib.use("Agg")

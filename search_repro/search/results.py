@@ -17,10 +17,11 @@ from moga_zoo.search_space import Architecture, space_hash
 
 from .defaults import OBJECTIVES
 from .history import METRICS
+from .outcome import SearchOutcome
+from .plot import plot_search
 
 if TYPE_CHECKING:
     from .objectives import ArchitectureProblem
-    from .runner import SearchOutcome
 
 __all__ = ["front_indices", "front_records", "write_results", "RESULT_FILES"]
 
@@ -42,7 +43,7 @@ def _record(codes: np.ndarray, metrics: dict[str, Any], i: int) -> dict[str, Any
             **{m: np.asarray(metrics[m])[i].item() for m in METRICS}}
 
 
-def front_records(outcome: "SearchOutcome") -> list[dict[str, Any]]:
+def front_records(outcome: SearchOutcome) -> list[dict[str, Any]]:
     return [_record(outcome.population[i], outcome.metrics, i) for i in outcome.front]
 
 
@@ -65,10 +66,8 @@ def _extra_records(extras: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_results(outcome: "SearchOutcome", problem: "ArchitectureProblem") -> None:
+def write_results(outcome: SearchOutcome, problem: "ArchitectureProblem") -> None:
     """Write every result file of :data:`RESULT_FILES` into ``outcome.out_dir`` atomically."""
-    from .plot import plot_search
-
     out, cfg = outcome.out_dir, outcome.config
     front = front_records(outcome)
     write_text_atomic(out / "history.csv", outcome.history.to_csv())

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,27 +20,14 @@ from .defaults import check_weights
 from .history import METRICS, History
 from .objectives import ArrayFn, ArchitectureProblem, Scorer, fastest_architecture
 from .operators import NewArchitecturesOnly, make_nsga2
+from .outcome import SearchOutcome
 from .results import front_indices, write_results
 from .size_model import SizeModel
 from .state import SearchState, StateError
 
-__all__ = ["SearchOutcome", "run_search", "check_feasible", "STATE_FILE"]
+__all__ = ["run_search", "check_feasible", "STATE_FILE"]
 
 STATE_FILE = "state.json"
-
-
-@dataclass
-class SearchOutcome:
-    """A finished search: its final population, front (indices into ``population``) and history."""
-
-    config: SearchConfig
-    history: History
-    population: np.ndarray
-    metrics: dict[str, np.ndarray]
-    front: np.ndarray
-    extras: dict[str, Any]
-    out_dir: Path
-    timing: dict[str, Any] = field(default_factory=dict)
 
 
 def check_feasible(config: SearchConfig, latency: ArrayFn, sizes: SizeModel) -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 import argparse
 import json
 
-from . import CommandError
+from moga_zoo.cli import CommandError
+
+COMMANDS = {"supernet": "train a weight-sharing supernet or score architectures"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from search_repro.supernet.evaluator import BUNDLED_CHECKPOINT, EvaluatorSettings
     from search_repro.supernet.train import add_train_arguments
 
-    p = sub.add_parser("supernet", help="train a weight-sharing supernet or score architectures")
+    p = sub.add_parser("supernet", help=COMMANDS["supernet"])
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     t = actions.add_parser("train", help="FairNAS strict-fairness training (works under torchrun)")
     add_train_arguments(t)

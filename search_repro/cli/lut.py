@@ -5,12 +5,14 @@ import argparse
 import json
 from pathlib import Path
 
-from ..fileio import write_json_atomic
-from ..search_space import CHOICES
+from moga_zoo.fileio import write_json_atomic
+from moga_zoo.search_space import CHOICES
+
+COMMANDS = {"lut": "build, validate or show latency lookup tables"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("lut", help="build, validate or show latency lookup tables")
+    p = sub.add_parser("lut", help=COMMANDS["lut"])
     lut = p.add_subparsers(dest="lut_command", metavar="ACTION", required=True)
 
     b = lut.add_parser("build", help="measure a table for this machine (resumes a partial FILE)")
