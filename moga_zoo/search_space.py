@@ -251,7 +251,7 @@ def _arch(*tokens: str) -> Architecture:
     return Architecture.from_string("-".join(tokens))
 
 
-# From the authors' model files.
+# From the authors' model files (docs/moga-facts.md).
 MOGA_A = _arch("e6k5", "e6k7", "e6k3", "e6k3se", "e3k3se", "e6k3se", "e6k3", "e6k7", "e3k7se",
                "e6k7", "e6k3", "e6k3", "e6k5se", "e6k5se")
 MOGA_B = _arch("e3k3", "e3k3", "e6k7", "e3k3", "e6k5", "e6k3se", "e6k5se", "e3k3", "e6k7se",
