@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from .errors import MogaZooError
+
 __all__ = [
     "Choice", "LayerSpec", "Architecture", "ArchitectureError",
     "KERNELS", "EXPANSIONS", "SE_OPTIONS", "CHOICES", "LAYERS", "STAGE_SIZES", "SKELETON",
@@ -20,7 +22,7 @@ __all__ = [
 ]
 
 
-class ArchitectureError(ValueError):
+class ArchitectureError(MogaZooError, ValueError):
     """An architecture that is not a point of the MoGA search space."""
 
 

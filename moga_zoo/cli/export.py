@@ -5,7 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ..inference import FORMATS, ExportError, export_model
+from ..errors import UsageError
+from ..inference import FORMATS, export_model
 from ..inference.export import input_size_of
 from .predict import add_model_arguments, model_from_args
 
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     if args.input_size is not None and len(args.input_size) not in (1, 2):
-        raise ValueError("--input-size takes one side or two (height width)")
+        raise UsageError("--input-size takes one side or two (height width)")
     model = model_from_args(args)
     size = None
     if args.input_size is not None:
@@ -40,11 +41,8 @@ def _export(args: argparse.Namespace) -> int:
         size = (input_size_of(model)[0], height, width)
     suffix = ".onnx" if args.format == "onnx" else ".pt"
     output = Path(args.output or args.model.split(":")[-1].replace("/", "_") + suffix)
-    try:
-        check = export_model(model, output, args.format, input_size=size, opset=args.opset,
-                             validate=not args.no_validate)
-    except ExportError as e:
-        raise ValueError(str(e)) from None
+    check = export_model(model, output, args.format, input_size=size, opset=args.opset,
+                         validate=not args.no_validate)
     result = {"path": str(output), "format": args.format, "opset": args.opset,
               "validation": None if check is None else {
                   "batch_sizes": list(check.batch_sizes), "max_abs_diff": check.max_abs_diff,

@@ -5,6 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..errors import UsageError
 from ..fileio import write_json_atomic
 from ..search_space import CHOICES
 
@@ -56,7 +57,7 @@ def _build(args: argparse.Namespace) -> int:
     from search_repro.latency import build_table
 
     if args.output.suffix != ".json":
-        raise ValueError(f"-o must name a .json file, got {args.output}")
+        raise UsageError(f"-o must name a .json file, got {args.output}")
     table = build_table(args.output, device=args.device, runtime=args.runtime,
                         threads=args.threads, batch=args.batch, resolution=args.resolution,
                         warmup=args.warmup, repeats=args.repeats,
@@ -79,7 +80,7 @@ def _validate(args: argparse.Namespace) -> int:
     for opt, suffix in (("plot", ".png"), ("report", ".json")):
         out = getattr(args, opt)
         if out is not None and out.suffix != suffix:
-            raise ValueError(f"--{opt} must name a {suffix} file, got {out}")
+            raise UsageError(f"--{opt} must name a {suffix} file, got {out}")
     table = load_table(args.table)
     report = validate_table(table, samples=args.samples, seed=args.seed, warmup=args.warmup,
                             repeats=args.repeats, progress=not args.quiet)

@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 
+from ..errors import UsageError
 from ..inference import RUNTIMES, Classifier, find_images, load_model
 
 __all__ = ["register", "add_model_arguments", "model_from_args"]
@@ -50,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _predict(args: argparse.Namespace) -> int:
     files = find_images(args.inputs)
     if not files:
-        raise ValueError(f"no image files found in {' '.join(args.inputs)}")
+        raise UsageError(f"no image files found in {' '.join(args.inputs)}")
     classifier = Classifier(model_from_args(args), runtime=args.runtime, batch_size=args.batch_size,
                             threads=args.threads)
     results = classifier.predict(files, top_k=args.top_k)

@@ -16,6 +16,8 @@ import torch
 import torch.nn as nn
 from timm.data import resolve_data_config
 
+from ..errors import MogaZooError, UsageError
+
 __all__ = ["FORMATS", "ExportCheck", "ExportError", "export_model", "validate_export", "format_of"]
 
 FORMATS = ("onnx", "torchscript")
@@ -29,7 +31,7 @@ RELATIVE_TOLERANCE = 1e-4
 DYNAMO_MIN_OPSET = 18
 
 
-class ExportError(RuntimeError):
+class ExportError(MogaZooError, RuntimeError):
     """The exported file does not reproduce the model (or could not be written)."""
 
 
@@ -51,11 +53,11 @@ def format_of(path: str | os.PathLike, format: str | None = None) -> str:
     """The export format: given explicitly, or from the file suffix (.onnx, .pt/.ts)."""
     if format is not None:
         if format not in FORMATS:
-            raise ValueError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+            raise UsageError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
         return format
     suffix = Path(path).suffix.lower()
     if suffix not in _SUFFIXES:
-        raise ValueError(f"cannot tell the format of {os.fspath(path)!r} from its suffix; "
+        raise UsageError(f"cannot tell the format of {os.fspath(path)!r} from its suffix; "
                          f"use .onnx, .pt or .ts, or give the format")
     return _SUFFIXES[suffix]
 
@@ -82,7 +84,7 @@ def export_model(
     """
     format = format_of(path, format)
     if opset is not None and format != "onnx":
-        raise ValueError("opset applies to ONNX export only")
+        raise UsageError("opset applies to ONNX export only")
     model = model.eval()
     size = tuple(input_size) if input_size is not None else input_size_of(model)
     path = Path(path)

@@ -8,6 +8,8 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..errors import MogaZooError
+
 __all__ = ["ImageLoadError", "load_image", "to_rgb", "find_images", "IMAGE_EXTENSIONS"]
 
 #: File name endings pillow can open; used to pick images out of a directory.
@@ -19,7 +21,7 @@ BACKGROUND = (255, 255, 255)
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(MogaZooError, ValueError):
     """A file that is missing, not an image, or truncated; the message names the file."""
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import timm
 import torch.nn as nn
 
+from ..errors import UsageError
 from ..factory import create
 
 __all__ = ["load_model", "folder_config"]
@@ -33,11 +34,11 @@ def load_model(
     """
     if isinstance(model, nn.Module):
         if weights is not None or pretrained:
-            raise ValueError("weights/pretrained apply to a model name, not to a built module")
+            raise UsageError("weights/pretrained apply to a model name, not to a built module")
         return model.eval()
     if ":" in model:  # timm's own loaders: local-dir:, hf-hub:
         if weights is not None:
-            raise ValueError(f"{model!r} already names its weights; drop the weights argument")
+            raise UsageError(f"{model!r} already names its weights; drop the weights argument")
         return timm.create_model(model, pretrained=True, **kwargs).eval()
     if weights is not None:
         config = folder_config(weights)
@@ -59,7 +60,7 @@ def folder_config(weights: str | os.PathLike) -> dict[str, Any]:
     try:
         data = json.loads(config.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{config}: not a readable timm config.json ({e}); fix or remove it") from None
+        raise UsageError(f"{config}: not a readable timm config.json ({e}); fix or remove it") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{config}: expected a JSON object (timm's config.json); fix or remove it")
+        raise UsageError(f"{config}: expected a JSON object (timm's config.json); fix or remove it")
     return data

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from .. import __version__
+from ..errors import UsageError
 from .export import export_model, input_size_of, validate_export
 
 __all__ = ["RUNTIMES", "available_runtimes", "resolve_runtime", "make_runner", "cache_dir",
@@ -35,9 +36,9 @@ def resolve_runtime(runtime: str = "auto") -> str:
     if runtime == "auto":
         return available_runtimes()[0]
     if runtime not in RUNTIMES:
-        raise ValueError(f"unknown runtime {runtime!r}; choose auto, {', '.join(RUNTIMES)}")
+        raise UsageError(f"unknown runtime {runtime!r}; choose auto, {', '.join(RUNTIMES)}")
     if runtime not in available_runtimes():
-        raise ValueError(f"runtime {runtime!r} is not installed: pip install 'moga_zoo[export]'")
+        raise UsageError(f"runtime {runtime!r} is not installed: pip install 'moga_zoo[export]'")
     return runtime
 
 

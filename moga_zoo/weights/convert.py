@@ -13,6 +13,7 @@ import torch
 from timm.models import save_for_hf
 
 from ..authors_layout import convert_authors_state_dict
+from ..errors import MogaZooError
 from .integrity import sha256_file
 from .local import WEIGHTS_FILE, install_folder
 from .manifest import Manifest, WeightsEntry, load_manifest
@@ -28,7 +29,7 @@ CITATION = """@inproceedings{chu2020moga,
 }"""
 
 
-class ConversionError(ValueError):
+class ConversionError(MogaZooError, ValueError):
     """The checkpoint cannot be converted; the message says why and what to do."""
 
 

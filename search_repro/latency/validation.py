@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from moga_zoo.errors import UsageError
 from moga_zoo.fileio import replace_atomic
 from moga_zoo.search_space import NAMED_ARCHITECTURES
 
@@ -51,7 +52,7 @@ def validate_table(
 ) -> dict[str, Any]:
     """Measure MoGA-A/B/C and ``samples`` random architectures end to end; compare to the table."""
     if samples < 2:
-        raise ValueError(f"--samples must be at least 2, got {samples}")
+        raise UsageError(f"--samples must be at least 2, got {samples}")
     d = table.data
     rt = get_runtime(d["runtime"]["name"], d["device"]["type"], d["device"]["threads"])
     notes = []

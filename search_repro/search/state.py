@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from moga_zoo.errors import MogaZooError
 from moga_zoo.fileio import write_json_atomic
 
 from .config import SearchConfig
@@ -23,7 +24,7 @@ __all__ = ["STATE_FORMAT", "SearchState", "StateError"]
 STATE_FORMAT = "moga_zoo.search_state/1"
 
 
-class StateError(ValueError):
+class StateError(MogaZooError, ValueError):
     """A resume state that cannot be used (corrupt, or from different settings)."""
 
 
