@@ -13,7 +13,7 @@ from . import models as _models  # noqa: F401  (registers moga_a/b/c with timm)
 from .builder import build_moga
 from .errors import UsageError
 from .search_space import Architecture, ArchitectureError
-from .weights.loading import load_pretrained
+from .weights.loading import timm_pretrained_kwargs
 
 __all__ = ["create", "list_models", "resolve_architecture"]
 
@@ -72,7 +72,8 @@ def create(
             raise _unknown(name) from None
     architecture = Architecture.parse(arch)
     if weights is not None:
-        return load_pretrained(build_moga(architecture, **kwargs), str(architecture), weights=weights)
+        return build_moga(architecture, pretrained=True,
+                          **timm_pretrained_kwargs("moga", kwargs, weights=weights))
     if pretrained:
         raise UsageError(
             f"no pretrained weights exist for architecture {architecture}; train it, or load your "

@@ -11,6 +11,7 @@ import torch.nn as nn
 
 from ..errors import UsageError
 from ..factory import create
+from ..weights.errors import WeightsError
 
 __all__ = ["load_model", "folder_config"]
 
@@ -42,9 +43,12 @@ def load_model(
         return timm.create_model(model, pretrained=True, **kwargs).eval()
     if weights is not None:
         config = folder_config(weights)
-        if "num_classes" in config:
-            kwargs.setdefault("num_classes", int(config["num_classes"]))
         built = create(model, pretrained=True, weights=os.fspath(weights), **kwargs)
+        classes = config.get("num_classes", built.num_classes)
+        if "num_classes" not in kwargs and classes != built.num_classes:
+            raise WeightsError(f"{_config_path(weights)}: num_classes {classes!r} disagrees with the "
+                               f"weights, whose classifier has {built.num_classes} classes; fix or "
+                               f"remove num_classes in config.json")
         built.pretrained_cfg = {**built.pretrained_cfg, **config.get("pretrained_cfg", {}),
                                 **{k: config[k] for k in _LABEL_KEYS if k in config}}
         return built.eval()
@@ -53,8 +57,7 @@ def load_model(
 
 def folder_config(weights: str | os.PathLike) -> dict[str, Any]:
     """The timm ``config.json`` next to a weights file or in a converted folder ({} if none)."""
-    path = Path(weights)
-    config = (path if path.is_dir() else path.parent) / "config.json"
+    config = _config_path(weights)
     if not config.is_file():
         return {}
     try:
@@ -64,3 +67,8 @@ def folder_config(weights: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageError(f"{config}: expected a JSON object (timm's config.json); fix or remove it")
     return data
+
+
+def _config_path(weights: str | os.PathLike) -> Path:
+    path = Path(weights)
+    return (path if path.is_dir() else path.parent) / "config.json"

@@ -128,6 +128,10 @@ def convert_checkpoint(
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".convert-") as tmp:
         save_for_hf(net, tmp, safe_serialization=True)
+        reloaded = create(entry.name, weights=tmp).state_dict()  # the one loading path, round trip
+        if any(not torch.equal(v, reloaded[k]) for k, v in net.state_dict().items()):
+            raise ConversionError(f"the written {WEIGHTS_FILE} does not load back equal to the converted "
+                                  f"model; nothing was written to {out}")
         sha, size = sha256_file(Path(tmp) / WEIGHTS_FILE), os.path.getsize(Path(tmp) / WEIGHTS_FILE)
         source = (f"converted with `moga-zoo convert` from {Path(checkpoint).name} "
                   f"(sha256 {sha256_file(checkpoint)})")
