@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from moga_zoo.cli.options import positive_int
 from moga_zoo.errors import MissingFileError, MogaZooError, UsageError, one_line
+from moga_zoo.fileio import check_output_folder
 
 __all__ = ["add_arguments", "run", "main", "DEFAULT_OUT"]
 
@@ -56,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--supernet", metavar="FILE",
                    help="trained supernet checkpoint (default: the bundled Fashion-MNIST one)")
     p.add_argument("--data-root", help="data folder for --supernet (default: Fashion-MNIST)")
-    p.add_argument("--threads", type=int, help="torch CPU threads for the evaluations")
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads for the evaluations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -141,9 +143,8 @@ def run(args: argparse.Namespace) -> int:
     from search_repro.search.size_model import size_model
     from search_repro.search.state import SearchState
 
+    check_output_folder(args.out, "--out")
     if args.threads is not None:
-        if args.threads < 1:
-            raise UsageError("--threads must be >= 1")
         torch.set_num_threads(args.threads)
     if args.data_root and not args.supernet:
         raise UsageError("--data-root only applies to a --supernet checkpoint")

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from ..errors import UsageError
-from ..fileio import write_json_atomic
+from ..fileio import check_output_file, write_json_atomic
 from ..search_space import CHOICES
+from .options import positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,8 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b = lut.add_parser("build", help="measure a table for this machine (resumes a partial FILE)")
     b.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     b.add_argument("--runtime", default="torch", help="torch or onnxruntime (default torch)")
-    b.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
-    b.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    b.add_argument("--threads", type=positive_int, default=1, help="CPU threads (default 1)")
+    b.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
     b.add_argument("--resolution", type=int, default=224, help="input side, multiple of 32")
     b.add_argument("--warmup", type=int, default=20, help="untimed runs per block (default 20)")
     b.add_argument("--repeats", type=int, default=100, help="timed runs per block (default 100)")
@@ -58,6 +59,7 @@ def _build(args: argparse.Namespace) -> int:
 
     if args.output.suffix != ".json":
         raise UsageError(f"-o must name a .json file, got {args.output}")
+    check_output_file(args.output, "-o/--output")
     table = build_table(args.output, device=args.device, runtime=args.runtime,
                         threads=args.threads, batch=args.batch, resolution=args.resolution,
                         warmup=args.warmup, repeats=args.repeats,
@@ -81,6 +83,8 @@ def _validate(args: argparse.Namespace) -> int:
         out = getattr(args, opt)
         if out is not None and out.suffix != suffix:
             raise UsageError(f"--{opt} must name a {suffix} file, got {out}")
+        if out is not None:
+            check_output_file(out, f"--{opt}")
     table = load_table(args.table)
     report = validate_table(table, samples=args.samples, seed=args.seed, warmup=args.warmup,
                             repeats=args.repeats, progress=not args.quiet)

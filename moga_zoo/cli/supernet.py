@@ -4,8 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..fileio import check_output_folder
 from . import CommandError
-from .options import add_dataclass_options, dataclass_from_args, positive_int
+from .options import add_dataclass_options, dataclass_from_args, non_negative_int, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="supernet .safetensors (default: the bundled Fashion-MNIST proxy)")
     e.add_argument("--data-root", default=None, help="the data the supernet was trained on "
                    "(default: the Debian Fashion-MNIST files)")
-    add_dataclass_options(e, EvaluatorSettings)
+    add_dataclass_options(e, EvaluatorSettings, parsers={
+        "val_size": positive_int, "calib_batches": positive_int, "calib_batch_size": positive_int,
+        "calib_seed": non_negative_int, "eval_batch_size": positive_int})
     e.add_argument("--threads", type=positive_int, help="torch threads (default: torch's setting)")
     e.add_argument("--json", action="store_true", help="print JSON")
     e.set_defaults(func=_eval)
@@ -33,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from search_repro.supernet.train import config_from_args, train_supernet
 
+    check_output_folder(args.out, "--out")
     train_supernet(config_from_args(args))
     return 0
 

@@ -17,6 +17,7 @@ import torch.nn as nn
 from timm.data import resolve_data_config
 
 from ..errors import MogaZooError, UsageError
+from ..fileio import check_output_file
 
 __all__ = ["FORMATS", "ExportCheck", "ExportError", "export_model", "validate_export", "format_of"]
 
@@ -85,9 +86,9 @@ def export_model(
     format = format_of(path, format)
     if opset is not None and format != "onnx":
         raise UsageError("opset applies to ONNX export only")
+    path = check_output_file(path, f"{format} output")
     model = model.eval()
     size = tuple(input_size) if input_size is not None else input_size_of(model)
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _temporary_sibling(path) as tmp:
         if format == "onnx":
@@ -126,6 +127,10 @@ def validate_export(
         got = run(x)
         if got.shape != expected.shape:
             raise ExportError(f"{path}: output shape {got.shape} at batch {batch}, expected {expected.shape}")
+        for who, out in (("the eager model", expected), ("the exported file", got)):
+            if not np.isfinite(out).all():
+                raise ExportError(f"{path}: {who} outputs NaN or Inf at batch {batch}, so the outputs "
+                                  f"cannot be compared; check the model's weights")
         worst = max(worst, float(np.abs(got - expected).max()))
         scale = max(scale, float(np.abs(expected).max()))
     return ExportCheck(os.fspath(path), format, tuple(batch_sizes), worst,

@@ -40,6 +40,9 @@ def load_model(
     if ":" in model:  # timm's own loaders: local-dir:, hf-hub:
         if weights is not None:
             raise UsageError(f"{model!r} already names its weights; drop the weights argument")
+        if model.startswith("local-dir:") and not (Path(model.split(":", 1)[1]) / "config.json").is_file():
+            raise WeightsError(f"{model}: no folder with a config.json there; give a folder written by "
+                               f"`moga-zoo convert` or timm's save_for_hf")
         return timm.create_model(model, pretrained=True, **kwargs).eval()
     if weights is not None:
         config = folder_config(weights)

@@ -102,6 +102,10 @@ class Classifier:
                     results.append(item)
                     continue
                 row = next(rows)
+                if not np.isfinite(row).all():
+                    results.append(Prediction(_name(source), error=f"{_name(source)}: the model "
+                                              f"output NaN or Inf; check its weights"))
+                    continue
                 best = np.argsort(-row, kind="stable")[:top_k]
                 results.append(Prediction(_name(source), tuple(
                     Label(int(i), self.class_names[i], float(row[i])) for i in best)))

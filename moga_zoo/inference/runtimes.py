@@ -69,11 +69,16 @@ def make_runner(model: nn.Module, runtime: str = "auto", *, input_size: Sequence
     """A function running ``model`` on the chosen runtime (``auto``: the fastest installed).
 
     onnxruntime uses the cached export for this model, weights and ``input_size``, exporting and
-    validating it on first use; a cached file that fails to load is exported again.
+    validating it on first use; a cached file that fails to load is exported again. ``threads``
+    sets onnxruntime's intra-op threads, or torch's thread count (for the whole process).
     """
     runtime = resolve_runtime(runtime)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise UsageError(f"threads must be a positive integer, got {threads!r}")
     model = model.eval()
     if runtime == "torch":
+        if threads is not None:
+            torch.set_num_threads(threads)
         return _torch_runner(model)
     size = tuple(input_size) if input_size is not None else input_size_of(model)
     return _onnxruntime_runner(model, size, cache, threads)
