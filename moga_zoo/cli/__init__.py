@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 import typing
 from typing import Sequence
@@ -39,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a :class:`MogaZooError` becomes one line on stderr and exit code 2, any
     other exception is a bug and keeps its traceback."""
     args = build_parser().parse_args(argv)
+    # the hub client's notes on retries would add lines to the one-line error a fault ends in
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
     try:
         return int(args.func(args) or 0)
     except MogaZooError as e:
