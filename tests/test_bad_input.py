@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from timm.models import save_for_hf
 import moga_zoo
 from moga_zoo.cli import main
 from moga_zoo.search_space import MOGA_A
-from weights_support import ROOT, finish, start_python
+from weights_support import finish, start_python
 
 
 @dataclass(frozen=True)
