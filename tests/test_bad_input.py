@@ -127,6 +127,8 @@ CASES = [
          needle=r"evil.pth holds pickled Python code \((builtins\.)?print\)"),
     case("convert-pickled-class", "convert", f"{W}/evil_class.pth", "--model", "moga_a", "-o", f"{W}/out",
          needle=r"evil_class.pth holds pickled Python code \(test_bad_input._Payload\)"),
+    case("convert-pickled-os-call", "convert", f"{W}/evil_os.pth", "--model", "moga_a", "-o", f"{W}/out",
+         needle=r"evil_os.pth holds pickled Python code \((posix|nt).getcwd\)"),
     case("convert-truncated", "convert", f"{W}/truncated.pth", "--model", "moga_a", "-o", f"{W}/out",
          needle=r"truncated.pth is not a readable PyTorch checkpoint"),
     case("convert-not-moga", "convert", f"{W}/other.pth", "--model", "moga_a", "-o", f"{W}/out",
@@ -197,6 +199,13 @@ class _Payload:
     """Pickled into a checkpoint to stand for arbitrary code; never unpickled by moga_zoo."""
 
 
+class _OsCall:
+    """Pickles as a call of an ``os`` function (harmless here), which torch words differently."""
+
+    def __reduce__(self):
+        return (os.getcwd, ())
+
+
 def _bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -240,6 +249,7 @@ def work(tmp_path_factory) -> Path:
     (w / "text.jpg").write_text("not an image")
     torch.save({"model_state": {"a": torch.zeros(1)}, "hook": print}, w / "evil.pth")
     torch.save({"model_state": {"a": torch.zeros(1)}, "hook": _Payload()}, w / "evil_class.pth")
+    torch.save({"model_state": {"a": torch.zeros(1)}, "hook": _OsCall()}, w / "evil_os.pth")
     torch.save({"layer.weight": torch.zeros(2)}, w / "other.pth")
     _bytes(w / "truncated.pth", (w / "other.pth").read_bytes()[:100])
     (w / "resnet").mkdir()
