@@ -11,8 +11,9 @@ import torch.nn as nn
 
 from . import models as _models  # noqa: F401  (registers moga_a/b/c with timm)
 from .builder import build_moga
+from .errors import UsageError
 from .search_space import Architecture, ArchitectureError
-from .weights.loading import load_pretrained
+from .weights.loading import timm_pretrained_kwargs
 
 __all__ = ["create", "list_models", "resolve_architecture"]
 
@@ -24,11 +25,11 @@ def list_models(pattern: str = "moga*", pretrained: bool = False) -> list[str]:
     return timm.list_models(pattern, pretrained=pretrained)
 
 
-def _unknown(name: str) -> ValueError:
+def _unknown(name: str) -> UsageError:
     known = list_models() + list_models(pretrained=True)
     close = difflib.get_close_matches(name.lower().replace("-", "_"), known, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return ValueError(
+    return UsageError(
         f"unknown model {name!r}.{hint} Known models: {', '.join(list_models())}; or pass an "
         f"architecture string (see `moga-zoo info moga_a` for the format).")
 
@@ -59,7 +60,7 @@ def create(
     (it implies ``pretrained``).
     """
     if (name is None) == (arch is None):
-        raise ValueError("give exactly one of a model name or arch=")
+        raise UsageError("give exactly one of a model name or arch=")
     if name is not None:
         if name.split(".", 1)[0] in list_models():
             return timm.create_model(name, pretrained=pretrained, weights=weights, **kwargs)
@@ -71,9 +72,10 @@ def create(
             raise _unknown(name) from None
     architecture = Architecture.parse(arch)
     if weights is not None:
-        return load_pretrained(build_moga(architecture, **kwargs), str(architecture), weights=weights)
+        return build_moga(architecture, pretrained=True,
+                          **timm_pretrained_kwargs("moga", kwargs, weights=weights))
     if pretrained:
-        raise ValueError(
+        raise UsageError(
             f"no pretrained weights exist for architecture {architecture}; train it, or load your "
             f"own weights with weights=PATH (a .safetensors file or a converted folder)")
     return build_moga(architecture, **kwargs)

@@ -14,7 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["replace_atomic", "sha256_file", "write_text_atomic", "write_json_atomic"]
+from .errors import UsageError
+
+__all__ = ["replace_atomic", "sha256_file", "write_text_atomic", "write_json_atomic", "check_output_file",
+           "check_output_folder"]
 
 
 def replace_atomic(path: "str | os.PathLike", write: Callable[[str], None]) -> None:
@@ -60,3 +63,41 @@ def sha256_file(path: "str | os.PathLike") -> str:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def check_output_file(path: "str | os.PathLike", what: str = "output") -> Path:
+    """``path`` as a :class:`Path` if a file can be written there, else :class:`UsageError`.
+
+    Checked before any work starts: not an existing folder, and the nearest existing parent is
+    a folder this process may write into.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{what} {path} is a folder; give a file name")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{what} {path} exists and is not a regular file")
+    _check_parent(path, what)
+    return path
+
+
+def check_output_folder(path: "str | os.PathLike", what: str = "output folder") -> Path:
+    """``path`` as a :class:`Path` if it is or can become a writable folder, else :class:`UsageError`."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{what} {path} exists and is not a folder; give a folder")
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise UsageError(f"{what} {path} is not writable by this user")
+        return path
+    _check_parent(path, what)
+    return path
+
+
+def _check_parent(path: Path, what: str) -> None:
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{what} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {path}: the folder {parent} is not writable by this user")

@@ -7,40 +7,38 @@ import torch.nn as nn
 
 from ._timm import generate_default_cfgs, register_model
 from .builder import build_moga, imagenet_cfg
-from .search_space import MOGA_A, MOGA_B, MOGA_C, Architecture
-from .weights.loading import load_pretrained
-from .weights.manifest import load_manifest
+from .search_space import MOGA_A, MOGA_B, MOGA_C, NAMED_ARCHITECTURES, Architecture
+from .weights.loading import timm_pretrained_kwargs
+from .weights.manifest import ManifestError, load_manifest
 
 __all__: list[str] = []  # timm's registry adds the entrypoints
 
-#: Pretrained configs from weights_manifest.json (read once, at import; ``$MOGA_ZOO_MANIFEST``
-#: applies). Published entries carry their ``hf_hub_id``.
-_MANIFEST = load_manifest()
-default_cfgs = generate_default_cfgs({
-    name: imagenet_cfg(**_MANIFEST.entries[name].pretrained_cfg()) for name in _MANIFEST.ordered_names()
-})
 
-_TIMM_WEIGHT_SOURCES = ("file", "state_dict", "url", "hf_hub_id", "source")
+def _pretrained_cfgs() -> dict[str, dict[str, Any]]:
+    """timm's pretrained configs, from weights_manifest.json (``$MOGA_ZOO_MANIFEST`` applies).
+
+    timm's registry needs them when the models register, so the manifest is read here, but a
+    manifest that does not load only leaves the plain ImageNet configs (no weights listed):
+    ``import moga_zoo`` and ``moga-zoo list`` keep working, and loading weights, which reads the
+    manifest again, reports its error.
+    """
+    try:
+        manifest = load_manifest()
+    except ManifestError:
+        return {f"{model}.in1k": imagenet_cfg() for model in NAMED_ARCHITECTURES}
+    return {name: imagenet_cfg(**manifest.entries[name].pretrained_cfg()) for name in manifest.ordered_names()}
 
 
-def _timm_loads(kwargs: dict[str, Any]) -> bool:
-    """True when the caller picked the weights timm's way (``hf-hub:``/``local-dir:`` names, a
-    ``pretrained_cfg`` dict or an overlay naming a file, url or hub id): timm's loader runs."""
-    cfg = kwargs.get("pretrained_cfg")
-    overlay = kwargs.get("pretrained_cfg_overlay") or {}
-    return (cfg is not None and not isinstance(cfg, str)) or any(k in overlay for k in _TIMM_WEIGHT_SOURCES)
+default_cfgs = generate_default_cfgs(_pretrained_cfgs())
 
 
 def _create(arch: Architecture, variant: str, pretrained: bool, weights: Any = None,
             **kwargs: Any) -> nn.Module:
-    """Build; pretrained weights come verified through :func:`moga_zoo.weights.load_pretrained`
-    (``weights=`` file/folder, installed weights or the manifest's pinned hub file)."""
-    if weights is None and (not pretrained or _timm_loads(kwargs)):
-        return build_moga(arch, variant, pretrained, **kwargs)
-    cache_dir = kwargs.get("cache_dir")
-    model = build_moga(arch, variant, False, **kwargs)
-    name = f"{variant}.{model.pretrained_cfg.get('tag') or ''}".rstrip(".")
-    return load_pretrained(model, name, weights=weights, cache_dir=cache_dir)
+    """Build through timm; with ``pretrained`` (or ``weights=``) timm's loader loads the verified
+    file that :func:`moga_zoo.weights.loading.resolve_weights` finds."""
+    if pretrained or weights is not None:
+        kwargs = timm_pretrained_kwargs(variant, kwargs, weights=weights)
+    return build_moga(arch, variant, pretrained or weights is not None, **kwargs)
 
 
 @register_model

@@ -15,6 +15,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .errors import MogaZooError
+
 __all__ = [
     "Choice", "LayerSpec", "Architecture", "ArchitectureError",
     "KERNELS", "EXPANSIONS", "SE_OPTIONS", "CHOICES", "LAYERS", "STAGE_SIZES", "SKELETON",
@@ -24,7 +26,7 @@ __all__ = [
 ]
 
 
-class ArchitectureError(ValueError):
+class ArchitectureError(MogaZooError, ValueError):
     """An architecture that is not a point of the MoGA search space."""
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import UsageError
 from .factory import create, resolve_architecture
 from .profile import count_macs, count_params
 from .search_space import Architecture
@@ -22,7 +23,7 @@ def architecture_rows(arch: Architecture) -> list[dict[str, Any]]:
 def describe(name_or_arch: "str | Architecture", resolution: int = 224) -> dict[str, Any]:
     """Summary of a registered model or an architecture string: arch, params, MACs, data config."""
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
-        raise ValueError(f"resolution must be a positive integer (224 for ImageNet), got {resolution!r}")
+        raise UsageError(f"resolution must be a positive integer (224 for ImageNet), got {resolution!r}")
     # create() first: for a mistyped name it lists the close matches
     model = create(name_or_arch) if isinstance(name_or_arch, str) else create(arch=name_or_arch)
     arch = resolve_architecture(name_or_arch)

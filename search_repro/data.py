@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, Subset
 
+from moga_zoo.errors import MogaZooError
+
 __all__ = ["DataError", "DataSplits", "FASHION_MNIST_DIR", "load_splits", "load_fashion_mnist",
            "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "CanvasTask", "TASKS", "parse_task",
            "render_canvas", "place_garments"]
@@ -39,7 +41,7 @@ _INSTALL_HINT = ("install it with `apt-get install dataset-fashion-mnist` (files
                  f"{FASHION_MNIST_DIR}), or pass --data-root with train/ and val/ class folders")
 
 
-class DataError(ValueError):
+class DataError(MogaZooError, ValueError):
     """Missing or malformed data; the message says where we looked and what to do."""
 
 

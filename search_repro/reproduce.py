@@ -12,6 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from moga_zoo.cli.options import positive_int
+from moga_zoo.errors import MissingFileError, MogaZooError, UsageError, one_line
+from moga_zoo.fileio import check_output_folder
+
 __all__ = ["add_arguments", "run", "main", "DEFAULT_OUT"]
 
 DEFAULT_OUT = "runs/search"
@@ -54,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--supernet", metavar="FILE",
                    help="trained supernet checkpoint (default: the bundled Fashion-MNIST one)")
     p.add_argument("--data-root", help="data folder for --supernet (default: Fashion-MNIST)")
-    p.add_argument("--threads", type=int, help="torch CPU threads for the evaluations")
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads for the evaluations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -65,12 +69,12 @@ def _load_evaluator(args: argparse.Namespace, table: Any) -> tuple[Any, dict[str
 
     if args.supernet:
         if not Path(args.supernet).is_file():
-            raise FileNotFoundError(f"no supernet checkpoint at {args.supernet}")
+            raise MissingFileError(f"no supernet checkpoint at {args.supernet}")
         evaluator = SupernetEvaluator.from_checkpoint(args.supernet, data_root=args.data_root)
     else:
         evaluator = load_bundled_evaluator()
     if not table.space_hash == evaluator.space_hash == space_hash():
-        raise ValueError(
+        raise UsageError(
             f"search-space mismatch: latency table {table.source} is for space {table.space_hash}, "
             f"the supernet for {evaluator.space_hash}, this moga_zoo defines {space_hash()}; "
             f"rebuild the table or retrain the supernet for this space")
@@ -92,7 +96,7 @@ def _config(args: argparse.Namespace) -> Any:
     weights = args.weights
     if weights is None:
         if objectives != DEFAULT_OBJECTIVES:
-            raise ValueError(f"give --weights (one per objective: {', '.join(objectives)}); the "
+            raise UsageError(f"give --weights (one per objective: {', '.join(objectives)}); the "
                              f"default weights are for {', '.join(DEFAULT_OBJECTIVES)}")
         weights = DEFAULT_WEIGHTS
     return SearchConfig.for_budget(
@@ -131,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             __import__(module)
         except ModuleNotFoundError:
-            raise ValueError(f"the search needs {module}: pip install 'moga_zoo[search]'") from None
+            raise UsageError(f"the search needs {module}: pip install 'moga_zoo[search]'") from None
     from search_repro.latency import DEFAULT_TABLE, load_table
     from search_repro.search.distributed import sharded_evaluation
     from search_repro.search.objectives import Scorer
@@ -139,12 +143,11 @@ def run(args: argparse.Namespace) -> int:
     from search_repro.search.size_model import size_model
     from search_repro.search.state import SearchState
 
+    check_output_folder(args.out, "--out")
     if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError("--threads must be >= 1")
         torch.set_num_threads(args.threads)
     if args.data_root and not args.supernet:
-        raise ValueError("--data-root only applies to a --supernet checkpoint")
+        raise UsageError("--data-root only applies to a --supernet checkpoint")
     args.table = args.table or DEFAULT_TABLE
     table = load_table(args.table)
     config = _config(args)  # settings and budgets are checked before the slow supernet load
@@ -171,8 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run(args)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+    except MogaZooError as e:
+        print(f"{parser.prog}: error: {one_line(e)}", file=sys.stderr)
         return 2
 
 

@@ -114,9 +114,13 @@ def test_cli_predict_json_and_exit_code(weights_dir, images, capsys):
 
 
 def test_cli_user_errors_exit_2(weights_dir, images, capsys):
-    assert main(["predict", str(images), "--model", f"local-dir:{weights_dir}", "--top-k", "0",
-                 "--runtime", "torch"]) == 2
-    assert "top-k must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # refused by the option parser, before any loading
+        main(["predict", str(images), "--model", f"local-dir:{weights_dir}", "--top-k", "0",
+              "--runtime", "torch"])
+    assert exit_.value.code == 2
+    assert "argument --top-k: expected a positive integer, got 0" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="top-k must be at least 1"):
+        Classifier(f"local-dir:{weights_dir}", runtime="torch").predict([images / "img0.jpg"], top_k=0)
     assert main(["predict", str(images), "--model", "moga_q", "--random-weights"]) == 2
     assert "unknown model" in capsys.readouterr().err
 

@@ -73,3 +73,12 @@ def test_stale_entry_for_other_weights_is_replaced(model, tmp_path):
     expected = make_runner(model, "torch")(x)
     got = make_runner(model, "onnxruntime", input_size=SIZE, cache=tmp_path)(x)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+
+
+def test_threads_apply_to_the_torch_runtime(model):
+    wanted = torch.get_num_threads() + 1  # the fixture in conftest.py puts the old count back
+    make_runner(model, "torch", threads=wanted)
+    assert torch.get_num_threads() == wanted
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="threads must be a positive integer"):
+            make_runner(model, "torch", threads=bad)

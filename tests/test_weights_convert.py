@@ -1,7 +1,9 @@
 """moga-zoo convert: the authors' checkpoint -> a timm folder that loads equal to the source model."""
 from __future__ import annotations
 
+import argparse
 import json
+from pathlib import Path
 
 import pytest
 import timm
@@ -63,6 +65,31 @@ def test_converted_folder_loads_equal_to_the_source(source, converted):
     assert torch.equal(_logits(timm.create_model(f"local-dir:{converted.folder}", pretrained=True)), ref)
     searched = moga_zoo.create(arch=str(moga_zoo.resolve_architecture("moga_b")), weights=converted.folder)
     assert torch.equal(_logits(searched), ref)
+
+
+def test_every_entry_point_loads_through_timms_loader(source, converted, monkeypatch, tmp_path):
+    """create, timm.create_model, predict's and export's loading and convert's round trip all hand
+    the resolved file to timm's own load_pretrained (pretrained_cfg["file"])."""
+    import timm.models._builder as timm_builder
+
+    from moga_zoo.cli.predict import model_from_args
+    from moga_zoo.inference import load_model
+
+    files = []
+    real = timm_builder.load_pretrained
+
+    def spy(model, pretrained_cfg=None, **kwargs):
+        files.append(Path(pretrained_cfg["file"]).name)
+        return real(model, pretrained_cfg, **kwargs)
+    monkeypatch.setattr(timm_builder, "load_pretrained", spy)
+    ref = source[2]
+    assert torch.equal(_logits(moga_zoo.create("moga_b", weights=converted.folder)), ref)
+    assert torch.equal(_logits(timm.create_model("moga_b", pretrained=True, weights=converted.folder)), ref)
+    assert torch.equal(_logits(load_model("moga_b", weights=converted.folder)), ref)
+    cli_args = argparse.Namespace(model="moga_b", weights=str(converted.folder), random_weights=False)
+    assert torch.equal(_logits(model_from_args(cli_args)), ref)  # what predict and export run
+    convert_checkpoint(source[1], "moga_b", tmp_path / "again")
+    assert files == ["model.safetensors"] * 5
 
 
 def test_adapted_loads_keep_the_backbone(source, converted):

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
+import typing
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Sequence
+
+from ..errors import MogaZooError, one_line
 
 __all__ = ["build_parser", "command_modules", "main", "ENTRY_POINT_GROUP", "MODULES"]
 
@@ -26,8 +30,15 @@ MODULES = ("models", "weights", "predict", "export")
 ENTRY_POINT_GROUP = "moga_zoo.commands"
 
 
-class CommandError(Exception):
-    """A user mistake: printed as one line, exit code 2, no traceback."""
+class CommandError(MogaZooError):
+    """A user mistake found by a command itself: printed as one line, exit code 2, no traceback."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a wrong option is reported in one line (no usage block)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def command_modules() -> list[ModuleType]:
@@ -39,7 +50,7 @@ def command_modules() -> list[ModuleType]:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of every subcommand; with ``command``, only that one gets its options (the
     others are listed by name and help), so parsing imports only what ``command`` needs."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="moga-zoo", description="MoGA-A/B/C models and the MoGA architecture search.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in command_modules():
@@ -52,11 +63,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a :class:`MogaZooError` becomes one line on stderr and exit code 2, any
+    other exception is a bug and keeps its traceback."""
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if not a.startswith("-")), "")
     args = build_parser(chosen).parse_args(argv)
+    # the hub client's notes on retries would add lines to the one-line error a fault ends in
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
     try:
         return int(args.func(args) or 0)
-    except (CommandError, ValueError, FileNotFoundError) as e:
-        print(f"moga-zoo {args.command}: error: {e}", file=sys.stderr)
+    except MogaZooError as e:
+        print(f"moga-zoo {args.command}: error: {one_line(e)}", file=sys.stderr)
         return 2

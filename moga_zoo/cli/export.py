@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
+from ..errors import UsageError
+from ..fileio import check_output_file
 from .predict import add_model_arguments, model_from_args
 
 __all__ = ["COMMANDS", "register"]
@@ -37,19 +38,19 @@ def _export(args: argparse.Namespace) -> int:
     from ..inference.export import input_size_of
 
     if args.input_size is not None and len(args.input_size) not in (1, 2):
-        raise ValueError("--input-size takes one side or two (height width)")
+        raise UsageError("--input-size takes one side or two (height width)")
+    if args.opset is not None and args.format != "onnx":
+        raise UsageError("--opset applies to --format onnx only")
+    suffix = ".onnx" if args.format == "onnx" else ".pt"
+    output = check_output_file(args.output or args.model.split(":")[-1].replace("/", "_") + suffix,
+                               "-o/--output")
     model = model_from_args(args)
     size = None
     if args.input_size is not None:
         height, width = (args.input_size * 2)[:2]
         size = (input_size_of(model)[0], height, width)
-    suffix = ".onnx" if args.format == "onnx" else ".pt"
-    output = Path(args.output or args.model.split(":")[-1].replace("/", "_") + suffix)
-    try:
-        check = export_model(model, output, args.format, input_size=size, opset=args.opset,
-                             validate=not args.no_validate)
-    except ExportError as e:
-        raise ValueError(str(e)) from None
+    check = export_model(model, output, args.format, input_size=size, opset=args.opset,
+                         validate=not args.no_validate)
     result = {"path": str(output), "format": args.format, "opset": args.opset,
               "validation": None if check is None else {
                   "batch_sizes": list(check.batch_sizes), "max_abs_diff": check.max_abs_diff,

@@ -5,6 +5,11 @@ import argparse
 import json
 import sys
 
+
+from ..errors import UsageError
+from . import CommandError
+from .options import positive_int
+
 __all__ = ["COMMANDS", "register", "add_model_arguments", "model_from_args"]
 
 COMMANDS = {"predict": "classify images (files or directories) with a MoGA model"}
@@ -25,10 +30,15 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 def model_from_args(args: argparse.Namespace):
     """The model named by :func:`add_model_arguments`' options, in eval mode."""
     from ..inference import load_model
+    from ..weights.errors import WeightsNotPublishedError
 
     if ":" in args.model:
         return load_model(args.model)
-    return load_model(args.model, weights=args.weights, pretrained=not args.random_weights)
+    try:
+        return load_model(args.model, weights=args.weights, pretrained=not args.random_weights)
+    except WeightsNotPublishedError as e:
+        raise CommandError(f"{e} Here: --weights DIR; or --random-weights to run the pipeline with "
+                           f"random weights (meaningless classes)") from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,11 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="IMAGE|DIR",
                    help="image files, or directories searched recursively for images")
     add_model_arguments(p)
-    p.add_argument("--top-k", type=int, default=5, help="classes to report per image (default: 5)")
-    p.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: 32)")
+    p.add_argument("--top-k", type=positive_int, default=5, help="classes to report per image (default: 5)")
+    p.add_argument("--batch-size", type=positive_int, default=32,
+                   help="images per forward pass (default: 32)")
     p.add_argument("--runtime", choices=("auto",) + RUNTIMES, default="auto",
                    help="auto (default) = onnxruntime when installed (export cached), else torch")
-    p.add_argument("--threads", type=int, help="CPU threads (default: torch's setting)")
+    p.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's setting)")
     p.add_argument("--json", action="store_true", help="print one JSON list of results")
     p.set_defaults(func=_predict)
 
@@ -56,12 +67,12 @@ def _predict(args: argparse.Namespace) -> int:
 
     files = find_images(args.inputs)
     if not files:
-        raise ValueError(f"no image files found in {' '.join(args.inputs)}")
+        raise UsageError(f"no image files found in {' '.join(args.inputs)}")
     classifier = Classifier(model_from_args(args), runtime=args.runtime, batch_size=args.batch_size,
                             threads=args.threads)
     results = classifier.predict(files, top_k=args.top_k)
     if args.json:
-        print(json.dumps([r.to_dict() for r in results], indent=2))
+        print(json.dumps([r.to_dict() for r in results], indent=2, allow_nan=False))
     for r in results:
         if not r.ok:
             print(f"moga-zoo predict: {r.error}", file=sys.stderr)

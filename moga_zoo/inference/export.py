@@ -16,7 +16,8 @@ import torch
 import torch.nn as nn
 from timm.data import resolve_data_config
 
-from ..fileio import replace_atomic
+from ..errors import MogaZooError, UsageError
+from ..fileio import check_output_file, replace_atomic
 
 if TYPE_CHECKING:
     import onnx
@@ -35,7 +36,7 @@ RELATIVE_TOLERANCE = 1e-4
 DYNAMO_MIN_OPSET = 18
 
 
-class ExportError(RuntimeError):
+class ExportError(MogaZooError, RuntimeError):
     """The exported file does not reproduce the model (or could not be written)."""
 
 
@@ -57,11 +58,11 @@ def format_of(path: str | os.PathLike, format: str | None = None) -> str:
     """The export format: given explicitly, or from the file suffix (.onnx, .pt/.ts)."""
     if format is not None:
         if format not in FORMATS:
-            raise ValueError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+            raise UsageError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
         return format
     suffix = Path(path).suffix.lower()
     if suffix not in _SUFFIXES:
-        raise ValueError(f"cannot tell the format of {os.fspath(path)!r} from its suffix; "
+        raise UsageError(f"cannot tell the format of {os.fspath(path)!r} from its suffix; "
                          f"use .onnx, .pt or .ts, or give the format")
     return _SUFFIXES[suffix]
 
@@ -88,7 +89,8 @@ def export_model(
     """
     format = format_of(path, format)
     if opset is not None and format != "onnx":
-        raise ValueError("opset applies to ONNX export only")
+        raise UsageError("opset applies to ONNX export only")
+    path = check_output_file(path, f"{format} output")
     model = model.eval()
     size = tuple(input_size) if input_size is not None else input_size_of(model)
     check: ExportCheck | None = None
@@ -132,6 +134,10 @@ def validate_export(
         got = run(x)
         if got.shape != expected.shape:
             raise ExportError(f"{path}: output shape {got.shape} at batch {batch}, expected {expected.shape}")
+        for who, out in (("the eager model", expected), ("the exported file", got)):
+            if not np.isfinite(out).all():
+                raise ExportError(f"{path}: {who} outputs NaN or Inf at batch {batch}, so the outputs "
+                                  f"cannot be compared; check the model's weights")
         worst = max(worst, float(np.abs(got - expected).max()))
         scale = max(scale, float(np.abs(expected).max()))
     return ExportCheck(os.fspath(path), format, tuple(batch_sizes), worst,

@@ -8,6 +8,8 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..errors import MogaZooError
+
 __all__ = ["ImageLoadError", "load_image", "to_rgb", "find_images", "IMAGE_EXTENSIONS"]
 
 #: File name endings pillow can open; used to pick images out of a directory.
@@ -19,7 +21,7 @@ BACKGROUND = (255, 255, 255)
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(MogaZooError, ValueError):
     """A file that is missing, not an image, or truncated; the message names the file."""
 
 
@@ -49,6 +51,9 @@ def load_image(path: str | os.PathLike, background: tuple[int, int, int] = BACKG
 
     Raises :class:`ImageLoadError` (naming the file) for missing, unreadable or truncated files.
     """
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise ImageLoadError(f"{path}: not a regular file (a folder, pipe or device); give image files "
+                             f"or folders of them")
     try:
         with Image.open(path) as image:
             image.load()  # decode now: a truncated file fails here, not later in a transform
@@ -83,5 +88,6 @@ def _images_under(root: Path) -> Sequence[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         files.extend(Path(dirpath) / f for f in filenames
-                     if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS)
+                     if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS
+                     and (Path(dirpath) / f).is_file())  # never a pipe or device: opening blocks
     return sorted(files)

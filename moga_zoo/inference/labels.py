@@ -33,7 +33,7 @@ def _from_config(names: Any, descriptions: Any, num_classes: int) -> list[str]:
         names = [names.get(i, names.get(str(i), f"class_{i}")) for i in range(num_classes)]
     names = [str(n) for n in names]
     if len(names) != num_classes:
-        raise ValueError(
+        raise UsageError(
             f"the weights' config lists {len(names)} label names for a model with {num_classes} "
             f"classes; fix label_names in its config.json")
     if isinstance(descriptions, Mapping):  # timm keeps descriptions keyed by label name

@@ -9,7 +9,9 @@ from typing import Any
 import timm
 import torch.nn as nn
 
+from ..errors import UsageError
 from ..factory import create
+from ..weights.errors import WeightsError
 
 __all__ = ["load_model", "folder_config"]
 
@@ -33,17 +35,23 @@ def load_model(
     """
     if isinstance(model, nn.Module):
         if weights is not None or pretrained:
-            raise ValueError("weights/pretrained apply to a model name, not to a built module")
+            raise UsageError("weights/pretrained apply to a model name, not to a built module")
         return model.eval()
     if ":" in model:  # timm's own loaders: local-dir:, hf-hub:
         if weights is not None:
-            raise ValueError(f"{model!r} already names its weights; drop the weights argument")
+            raise UsageError(f"{model!r} already names its weights; drop the weights argument")
+        if model.startswith("local-dir:") and not (Path(model.split(":", 1)[1]) / "config.json").is_file():
+            raise WeightsError(f"{model}: no folder with a config.json there; give a folder written by "
+                               f"`moga-zoo convert` or timm's save_for_hf")
         return timm.create_model(model, pretrained=True, **kwargs).eval()
     if weights is not None:
         config = folder_config(weights)
-        if "num_classes" in config:
-            kwargs.setdefault("num_classes", int(config["num_classes"]))
         built = create(model, pretrained=True, weights=os.fspath(weights), **kwargs)
+        classes = config.get("num_classes", built.num_classes)
+        if "num_classes" not in kwargs and classes != built.num_classes:
+            raise WeightsError(f"{_config_path(weights)}: num_classes {classes!r} disagrees with the "
+                               f"weights, whose classifier has {built.num_classes} classes; fix or "
+                               f"remove num_classes in config.json")
         built.pretrained_cfg = {**built.pretrained_cfg, **config.get("pretrained_cfg", {}),
                                 **{k: config[k] for k in _LABEL_KEYS if k in config}}
         return built.eval()
@@ -52,14 +60,18 @@ def load_model(
 
 def folder_config(weights: str | os.PathLike) -> dict[str, Any]:
     """The timm ``config.json`` next to a weights file or in a converted folder ({} if none)."""
-    path = Path(weights)
-    config = (path if path.is_dir() else path.parent) / "config.json"
+    config = _config_path(weights)
     if not config.is_file():
         return {}
     try:
         data = json.loads(config.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{config}: not a readable timm config.json ({e}); fix or remove it") from None
+        raise UsageError(f"{config}: not a readable timm config.json ({e}); fix or remove it") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{config}: expected a JSON object (timm's config.json); fix or remove it")
+        raise UsageError(f"{config}: expected a JSON object (timm's config.json); fix or remove it")
     return data
+
+
+def _config_path(weights: str | os.PathLike) -> Path:
+    path = Path(weights)
+    return (path if path.is_dir() else path.parent) / "config.json"

@@ -12,6 +12,7 @@ import torch.nn as nn
 from PIL import Image
 from timm.data import create_transform, resolve_data_config
 
+from ..errors import UsageError
 from .images import ImageLoadError, find_images, load_image, to_rgb
 from .labels import class_names
 from .loading import load_model
@@ -62,7 +63,7 @@ class Classifier:
         threads: int | None = None,
     ) -> None:
         if batch_size < 1:
-            raise ValueError(f"batch size must be at least 1, got {batch_size}")
+            raise UsageError(f"batch size must be at least 1, got {batch_size}")
         self.runtime = resolve_runtime(runtime)
         self.model = load_model(model, weights=weights, pretrained=pretrained)
         self.data_config = resolve_data_config({}, model=self.model)
@@ -84,7 +85,7 @@ class Classifier:
         """Top-k labels per image file or pillow image; unreadable files give an error entry and
         the others are still classified."""
         if top_k < 1:
-            raise ValueError(f"top-k must be at least 1, got {top_k}")
+            raise UsageError(f"top-k must be at least 1, got {top_k}")
         top_k = min(top_k, len(self.class_names))
         results: list[Prediction] = []
         for chunk in _chunks(list(sources), self.batch_size):
@@ -101,6 +102,10 @@ class Classifier:
                     results.append(item)
                     continue
                 row = next(rows)
+                if not np.isfinite(row).all():
+                    results.append(Prediction(_name(source), error=f"{_name(source)}: the model "
+                                              f"output NaN or Inf; check its weights"))
+                    continue
                 best = np.argsort(-row, kind="stable")[:top_k]
                 results.append(Prediction(_name(source), tuple(
                     Label(int(i), self.class_names[i], float(row[i])) for i in best)))

@@ -13,6 +13,7 @@ import torch.nn as nn
 
 from .. import __version__
 from ..cache import cache_dir
+from ..errors import UsageError
 from .export import export_model, input_size_of, validate_export
 
 __all__ = ["RUNTIMES", "available_runtimes", "resolve_runtime", "make_runner", "cache_dir",
@@ -36,9 +37,9 @@ def resolve_runtime(runtime: str = "auto") -> str:
     if runtime == "auto":
         return available_runtimes()[0]
     if runtime not in RUNTIMES:
-        raise ValueError(f"unknown runtime {runtime!r}; choose auto, {', '.join(RUNTIMES)}")
+        raise UsageError(f"unknown runtime {runtime!r}; choose auto, {', '.join(RUNTIMES)}")
     if runtime not in available_runtimes():
-        raise ValueError(f"runtime {runtime!r} is not installed: pip install 'moga_zoo[export]'")
+        raise UsageError(f"runtime {runtime!r} is not installed: pip install 'moga_zoo[export]'")
     return runtime
 
 
@@ -61,11 +62,16 @@ def make_runner(model: nn.Module, runtime: str = "auto", *, input_size: Sequence
     """A function running ``model`` on the chosen runtime (``auto``: the fastest installed).
 
     onnxruntime uses the cached export for this model, weights and ``input_size``, exporting and
-    validating it on first use; a cached file that fails to load is exported again.
+    validating it on first use; a cached file that fails to load is exported again. ``threads``
+    sets onnxruntime's intra-op threads, or torch's thread count (for the whole process).
     """
     runtime = resolve_runtime(runtime)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise UsageError(f"threads must be a positive integer, got {threads!r}")
     model = model.eval()
     if runtime == "torch":
+        if threads is not None:
+            torch.set_num_threads(threads)
         return _torch_runner(model)
     size = tuple(input_size) if input_size is not None else input_size_of(model)
     return _onnxruntime_runner(model, size, cache, threads)

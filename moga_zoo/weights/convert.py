@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import pickletools
 import re
 import tempfile
+import warnings
+import zipfile
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -14,7 +17,8 @@ import torch
 from timm.models import save_for_hf
 
 from ..authors_layout import convert_authors_state_dict
-from ..fileio import replace_atomic
+from ..errors import MogaZooError
+from ..fileio import check_output_folder, replace_atomic
 from .integrity import sha256_file
 from .local import WEIGHTS_FILE, install_folder
 from .manifest import Manifest, WeightsEntry, load_manifest
@@ -30,7 +34,7 @@ CITATION = """@inproceedings{chu2020moga,
 }"""
 
 
-class ConversionError(ValueError):
+class ConversionError(MogaZooError, ValueError):
     """The checkpoint cannot be converted; the message says why and what to do."""
 
 
@@ -52,18 +56,22 @@ def read_authors_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     Read with ``torch.load(weights_only=True)``: a file that needs arbitrary pickled code is refused.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConversionError(f"checkpoint {path} does not exist")
+    if not path.is_file():
+        raise ConversionError(f"checkpoint {path} is not a regular file")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols; the errors say it all
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
-        if found is None:
+        found = _pickled_globals(path, str(e))
+        if not found:
             raise ConversionError(f"{path} is not a readable PyTorch checkpoint") from None
         raise ConversionError(
-            f"{path} holds pickled Python code ({found[1]}), which is never unpickled here. Where you "
-            f"trust the file, re-save only its tensors, e.g. torch.save(state_dict, 'plain.pth'), "
-            f"and convert that") from None
+            f"{path} holds pickled Python code ({', '.join(found[:3])}), which is never unpickled here. "
+            f"Where you trust the file, re-save only its tensors, e.g. torch.save(state_dict, "
+            f"'plain.pth'), and convert that") from None
     except (RuntimeError, EOFError, ValueError, OSError) as e:
         raise ConversionError(f"{path} is not a readable PyTorch checkpoint ({e})") from None
     if isinstance(obj, Mapping) and "model_state" in obj:
@@ -76,6 +84,36 @@ def read_authors_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise ConversionError(f"{path}: expected a dict with 'model_state' or a state dict of tensors; "
                               f"non-tensor entries: {', '.join(map(str, bad[:5]))}")
     return dict(obj)
+
+
+def _pickled_globals(path: Path, torch_message: str) -> list[str]:
+    """The Python globals (``module.name``) a checkpoint's pickle asks for, read from torch's
+    refusal or, where its wording names none, from the pickle's opcodes (nothing is run)."""
+    named = re.findall(r"GLOBAL (\S+?)(?:\s| was| whose|$)", torch_message)
+    if named:
+        return list(dict.fromkeys(named))
+    data = b""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                pickles = [n for n in z.namelist() if n.endswith("data.pkl")]
+                data = z.read(pickles[0]) if pickles else b""
+        else:
+            data = path.read_bytes()
+    except (OSError, zipfile.BadZipFile):
+        return []
+    found, strings = [], []
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            if op.name in ("GLOBAL", "INST"):
+                found.append(str(arg).replace(" ", "."))
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.append(".".join(strings[-2:]))
+            if isinstance(arg, str):
+                strings.append(arg)
+    except Exception:  # noqa: BLE001  (a malformed pickle ends the scan; what was found stands)
+        pass
+    return [g for g in dict.fromkeys(found) if not g.startswith(("torch.", "collections.OrderedDict"))]
 
 
 def _fits(model: torch.nn.Module, sd: Mapping[str, torch.Tensor]) -> bool:
@@ -99,6 +137,7 @@ def convert_checkpoint(
     """
     from ..factory import create, list_models  # the factory imports this package's loader
 
+    out = check_output_folder(out_dir, "-o/--output")
     manifest = manifest or load_manifest()
     base = model.split(".", 1)[0]
     if base not in list_models():
@@ -125,10 +164,13 @@ def convert_checkpoint(
         raise ConversionError(f"{checkpoint} does not fit {base}: missing {missing[:3]}, unused "
                               f"{unused[:3]}, other shapes {sorted(shapes)[:3]}.{hint}")
     net.load_state_dict(state_dict, strict=True)  # every tensor consumed, every parameter set
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".convert-") as tmp:
         save_for_hf(net, tmp, safe_serialization=True)
+        reloaded = create(entry.name, weights=tmp).state_dict()  # the one loading path, round trip
+        if any(not torch.equal(v, reloaded[k]) for k, v in net.state_dict().items()):
+            raise ConversionError(f"the written {WEIGHTS_FILE} does not load back equal to the converted "
+                                  f"model; nothing was written to {out}")
         sha, size = sha256_file(Path(tmp) / WEIGHTS_FILE), os.path.getsize(Path(tmp) / WEIGHTS_FILE)
         source = (f"converted with `moga-zoo convert` from {Path(checkpoint).name} "
                   f"(sha256 {sha256_file(checkpoint)})")

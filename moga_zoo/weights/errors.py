@@ -1,10 +1,12 @@
 """Errors of the pretrained-weights path; each message says what happened and what to do."""
 from __future__ import annotations
 
+from ..errors import MogaZooError
+
 __all__ = ["WeightsError", "WeightsNotPublishedError", "ChecksumError", "WeightsDownloadError"]
 
 
-class WeightsError(RuntimeError):
+class WeightsError(MogaZooError, RuntimeError):
     """Pretrained weights could not be found, fetched, verified or loaded."""
 
 

@@ -94,7 +94,36 @@ def _download_error(e: Exception, entry: WeightsEntry, where: str, endpoint: str
     if isinstance(e, OSError) and "Consistency check failed" in str(e):
         return WeightsDownloadError(f"{where}: the download from {host} ended early ({_cause(e)}); "
                                     f"nothing was cached, try again")
+    transport = _transport_failure(e)
+    if transport == "timeout":
+        return WeightsDownloadError(f"{where}: {host} did not answer within HF_HUB_DOWNLOAD_TIMEOUT="
+                                    f"{hf_constants.HF_HUB_DOWNLOAD_TIMEOUT} s, also on retry; nothing "
+                                    f"usable was cached. Try again later, raise HF_HUB_DOWNLOAD_TIMEOUT or "
+                                    f"set HF_ENDPOINT to a mirror")
+    if transport == "connect":
+        return WeightsDownloadError(f"{where}: could not reach {host} ({_cause(e)}); check the "
+                                    f"connection, or set HF_ENDPOINT to a mirror")
+    if transport == "broken":
+        return WeightsDownloadError(f"{where}: the download from {host} ended early, also on retry "
+                                    f"({_cause(e)}); nothing usable was cached, try again (it resumes)")
     return e
+
+
+#: Classes of huggingface_hub's HTTP client (httpx) by what went wrong; matched by name so that
+#: no private module of the client is imported.
+_TRANSPORT_FAILURES = {"TimeoutException": "timeout", "ConnectError": "connect",
+                       "ProtocolError": "broken", "ReadError": "broken", "NetworkError": "broken"}
+
+
+def _transport_failure(e: BaseException) -> str | None:
+    """``timeout``, ``connect`` or ``broken`` for a failure of the hub client's transport."""
+    client_error = getattr(hf_errors, "HTTPError", None)  # the client's base error, re-exported
+    if client_error is None or not isinstance(e, client_error):
+        return None
+    for cls in type(e).__mro__:
+        if cls.__name__ in _TRANSPORT_FAILURES:
+            return _TRANSPORT_FAILURES[cls.__name__]
+    return None
 
 
 def _http_status(e: BaseException) -> int | None:

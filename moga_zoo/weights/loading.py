@@ -1,30 +1,35 @@
-"""Resolve which weights file a pretrained model uses, and load it into the model.
+"""Which weights file a pretrained model uses, handed to timm's own loader.
 
 Lookup order for ``model.tag``: ``weights=`` (a file or converted folder), then installed weights
 (``moga-zoo convert --install``), then the hub at the manifest's pinned commit. Every file is a
 safetensors file; hub files are checked against the manifest's sha256, installed ones against
-the digest recorded at install time.
+the digest recorded at install time. timm's ``load_pretrained`` then loads the file
+(``pretrained_cfg_overlay=dict(file=...)``), adapting the classifier and stem its usual way;
+:func:`check_state_dict` runs first and refuses a file that does not fit or holds NaN/Inf.
 """
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
+from typing import Any, Mapping
 
+import numpy as np
 import torch
 import torch.nn as nn
-from safetensors import SafetensorError
-from safetensors.torch import load_file
-from timm.models import adapt_input_conv
+from safetensors import SafetensorError, safe_open
 
 from .errors import WeightsError, WeightsNotPublishedError
 from .hub import fetch_entry
 from .local import installed_weights, local_weights_file, weights_dir
 from .manifest import Manifest, load_manifest
 
-__all__ = ["resolve_weights", "read_safetensors", "load_state_dict_into", "load_pretrained"]
+__all__ = ["resolve_weights", "tensor_shapes", "timm_pretrained_kwargs", "check_state_dict"]
 
 _CLASSIFIER = ("classifier.weight", "classifier.bias")
 _STEM = "conv_stem.weight"
+#: Keys of timm's pretrained config that name where weights come from.
+_TIMM_SOURCES = ("file", "state_dict", "url", "hf_hub_id")
 
 
 def resolve_weights(
@@ -60,57 +65,77 @@ def _not_published_message(name: str, model: str) -> str:
         f"{weights_dir()} and pretrained=True then loads it; or pass weights=DIR. See docs/weights.md.")
 
 
-def read_safetensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Tensors of a safetensors file, with a clear error for anything else."""
+def tensor_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor in a safetensors file (its header; a damaged or truncated
+    file, or one that is not safetensors, is a :class:`WeightsError`)."""
     try:
-        return load_file(str(path), device="cpu")
+        with safe_open(os.fspath(path), "pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except (SafetensorError, OSError) as e:
         raise WeightsError(f"{path} is not a readable safetensors file ({e}); re-download or re-convert "
                            f"it") from None
 
 
-def load_state_dict_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
-    """Strict load, adapted the way timm adapts pretrained weights.
+def timm_pretrained_kwargs(variant: str, kwargs: Mapping[str, Any], *,
+                           weights: str | os.PathLike | None = None) -> dict[str, Any]:
+    """``kwargs`` for timm's builder with ``pretrained=True``: the resolved, verified file as
+    ``pretrained_cfg_overlay["file"]`` and the check of what it holds as the filter.
 
-    A classifier of another size (``num_classes`` != the checkpoint's) is dropped and keeps its
-    fresh init; a different ``in_chans`` adapts the stem conv; a ``features_only`` model ignores
-    the head. Any other missing, unexpected or mis-shaped tensor is an error.
+    Where the caller already told timm where the weights are (``hf-hub:``/``local-dir:`` names,
+    a ``pretrained_cfg`` dict, an overlay naming a file, url, state dict or hub id) and gave no
+    ``weights=``, that source stays; the check still runs.
+    """
+    kwargs = dict(kwargs)
+    cfg = kwargs.get("pretrained_cfg")
+    overlay = dict(kwargs.get("pretrained_cfg_overlay") or {})
+    own_source = (cfg is not None and not isinstance(cfg, str)) or any(k in overlay for k in _TIMM_SOURCES)
+    if weights is not None or not own_source:
+        name = f"{variant}.{cfg}" if isinstance(cfg, str) and cfg else variant
+        path = resolve_weights(name, weights=weights, cache_dir=kwargs.get("cache_dir"))
+        shapes = tensor_shapes(path)
+        for key in _TIMM_SOURCES:
+            overlay.pop(key, None)
+        overlay["file"] = os.fspath(path)
+        if _CLASSIFIER[0] in shapes:  # the file's own class count: timm drops its classifier
+            overlay["num_classes"] = shapes[_CLASSIFIER[0]][0]  # only where the model differs
+        source = os.fspath(path)
+    else:
+        source = overlay.get("file") or getattr(cfg, "hf_hub_id", None) or (
+            cfg.get("hf_hub_id") if isinstance(cfg, dict) else None) or "the pretrained weights"
+    kwargs["pretrained_cfg_overlay"] = overlay
+    kwargs["pretrained_filter_fn"] = functools.partial(check_state_dict, source=str(source))
+    return kwargs
+
+
+def check_state_dict(state_dict: dict[str, torch.Tensor], model: nn.Module, *,
+                     source: str = "the weights") -> dict[str, torch.Tensor]:
+    """Refuse weights that do not fit ``model`` or hold NaN/Inf, before timm loads them.
+
+    Allowed, as timm adapts them: a classifier of another size (``num_classes`` differs), a stem
+    for 3 input channels (``in_chans`` differs); a feature model takes only the tensors it has.
     """
     own = model.state_dict()
     sd = dict(state_dict)
-    may_miss: set[str] = set()
-    for key in _CLASSIFIER:
-        if key in sd and (key not in own or own[key].shape != sd[key].shape):
-            del sd[key]
-            may_miss.add(key)
-    if _STEM in sd and _STEM in own and sd[_STEM].shape[1] != own[_STEM].shape[1]:
-        sd[_STEM] = adapt_input_conv(own[_STEM].shape[1], sd[_STEM])
-    features_only = hasattr(model, "feature_info") and not hasattr(model, "classifier")
-    if features_only:
+    if not hasattr(model, "classifier"):  # features_only: the head is not part of the model
         sd = {k: v for k, v in sd.items() if k in own}
-    try:
-        result = model.load_state_dict(sd, strict=False)
-    except RuntimeError as e:
-        raise WeightsError(f"{source} does not fit this model: {e}") from None
-    missing = [k for k in result.missing_keys if k not in may_miss]
-    if missing or result.unexpected_keys:
-        raise WeightsError(f"{source} does not fit this model: missing {missing[:5]}"
-                           f"{'...' if len(missing) > 5 else ''}, unexpected "
-                           f"{result.unexpected_keys[:5]}{'...' if len(result.unexpected_keys) > 5 else ''}")
+    adaptable = {k for k in _CLASSIFIER if k in own and k in sd}
+    if _STEM in own and _STEM in sd and sd[_STEM].shape[1] == 3:
+        adaptable.add(_STEM)
+    missing = sorted(own.keys() - sd.keys())
+    unexpected = sorted(sd.keys() - own.keys())
+    shapes = sorted(k for k in own.keys() & sd.keys()
+                    if own[k].shape != sd[k].shape and k not in adaptable)
+    if missing or unexpected or shapes:
+        raise WeightsError(f"{source} does not fit this model: missing {_few(missing)}, unexpected "
+                           f"{_few(unexpected)}, other shapes {_few(shapes)}; is it another model's "
+                           f"file?")
+    bad = [k for k, v in sd.items()  # numpy: torch's per-call overhead is 100x more here
+           if v.is_floating_point() and not np.isfinite(v.detach().cpu().float().numpy()).all()]
+    if bad:
+        raise WeightsError(f"{source} holds NaN or infinite values in {_few(bad)}; the file is damaged "
+                           f"or its training diverged")
+    return sd
 
 
-def load_pretrained(
-    model: nn.Module,
-    name: str,
-    *,
-    weights: str | os.PathLike | None = None,
-    manifest: Manifest | None = None,
-    cache_dir: str | os.PathLike | None = None,
-    endpoint: str | None = None,
-    token: str | bool | None = None,
-) -> nn.Module:
-    """Load the verified weights of ``name`` (or ``weights=``) into ``model`` and return it."""
-    path = resolve_weights(name, weights=weights, manifest=manifest, cache_dir=cache_dir,
-                           endpoint=endpoint, token=token)
-    load_state_dict_into(model, read_safetensors(path), str(path))
-    return model
+def _few(keys: list[str]) -> str:
+    return f"{keys[:3]}{f' and {len(keys) - 3} more' if len(keys) > 3 else ''}"

@@ -41,6 +41,9 @@ def local_weights_file(path: str | os.PathLike) -> Path:
         return f
     if not p.exists():
         raise WeightsError(f"weights path {p} does not exist")
+    if not p.is_file():
+        raise WeightsError(f"weights path {p} is not a regular file or folder; give the .safetensors "
+                           f"file or the folder written by `moga-zoo convert`")
     if p.suffix != ".safetensors":
         raise WeightsError(f"{p} is not a .safetensors file; only safetensors are loaded. Convert an authors' "
                            f"checkpoint with `moga-zoo convert {p} --model MODEL -o DIR` and pass weights=DIR")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..errors import MogaZooError
+
 __all__ = [
     "MANIFEST_ENV", "SCHEMA_VERSION", "ManifestError", "Metric", "WeightsEntry", "Manifest",
     "manifest_path", "load_manifest", "parse_manifest",
@@ -28,7 +30,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
 
 
-class ManifestError(ValueError):
+class ManifestError(MogaZooError, ValueError):
     """A malformed weights manifest; the message names the file, the entry and the field."""
 
 

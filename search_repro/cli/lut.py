@@ -5,7 +5,9 @@ import argparse
 import json
 from pathlib import Path
 
-from moga_zoo.fileio import write_json_atomic
+from moga_zoo.cli.options import positive_int
+from moga_zoo.errors import UsageError
+from moga_zoo.fileio import check_output_file, write_json_atomic
 from moga_zoo.search_space import CHOICES
 
 COMMANDS = {"lut": "build, validate or show latency lookup tables"}
@@ -18,8 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b = lut.add_parser("build", help="measure a table for this machine (resumes a partial FILE)")
     b.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     b.add_argument("--runtime", default="torch", help="torch or onnxruntime (default torch)")
-    b.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
-    b.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    b.add_argument("--threads", type=positive_int, default=1, help="CPU threads (default 1)")
+    b.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
     b.add_argument("--resolution", type=int, default=224, help="input side, multiple of 32")
     b.add_argument("--warmup", type=int, default=20, help="untimed runs per block (default 20)")
     b.add_argument("--repeats", type=int, default=100, help="timed runs per block (default 100)")
@@ -58,7 +60,8 @@ def _build(args: argparse.Namespace) -> int:
     from search_repro.latency import build_table
 
     if args.output.suffix != ".json":
-        raise ValueError(f"-o must name a .json file, got {args.output}")
+        raise UsageError(f"-o must name a .json file, got {args.output}")
+    check_output_file(args.output, "-o/--output")
     table = build_table(args.output, device=args.device, runtime=args.runtime,
                         threads=args.threads, batch=args.batch, resolution=args.resolution,
                         warmup=args.warmup, repeats=args.repeats,
@@ -81,7 +84,9 @@ def _validate(args: argparse.Namespace) -> int:
     for opt, suffix in (("plot", ".png"), ("report", ".json")):
         out = getattr(args, opt)
         if out is not None and out.suffix != suffix:
-            raise ValueError(f"--{opt} must name a {suffix} file, got {out}")
+            raise UsageError(f"--{opt} must name a {suffix} file, got {out}")
+        if out is not None:
+            check_output_file(out, f"--{opt}")
     table = load_table(args.table)
     report = validate_table(table, samples=args.samples, seed=args.seed, warmup=args.warmup,
                             repeats=args.repeats, progress=not args.quiet)

@@ -5,6 +5,9 @@ import argparse
 import json
 
 from moga_zoo.cli import CommandError
+from moga_zoo.cli.options import (add_dataclass_options, dataclass_from_args, non_negative_int,
+                                  positive_int)
+from moga_zoo.fileio import check_output_folder
 
 COMMANDS = {"supernet": "train a weight-sharing supernet or score architectures"}
 
@@ -25,10 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="supernet .safetensors (default: the bundled Fashion-MNIST proxy)")
     e.add_argument("--data-root", default=None, help="the data the supernet was trained on "
                    "(default: the Debian Fashion-MNIST files)")
-    for name, value in vars(EvaluatorSettings()).items():
-        e.add_argument("--" + name.replace("_", "-"), type=type(value), default=value,
-                       help=f"default {value}")
-    e.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    add_dataclass_options(e, EvaluatorSettings, parsers={
+        "val_size": positive_int, "calib_batches": positive_int, "calib_batch_size": positive_int,
+        "calib_seed": non_negative_int, "eval_batch_size": positive_int})
+    e.add_argument("--threads", type=positive_int, help="torch threads (default: torch's setting)")
     e.add_argument("--json", action="store_true", help="print JSON")
     e.set_defaults(func=_eval)
 
@@ -36,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from search_repro.supernet.train import config_from_args, train_supernet
 
+    check_output_folder(args.out, "--out")
     train_supernet(config_from_args(args))
     return 0
 
@@ -47,10 +51,10 @@ def _eval(args: argparse.Namespace) -> int:
     from moga_zoo.search_space import Architecture
     from search_repro.supernet.evaluator import EvaluatorSettings, SupernetEvaluator
 
-    if args.threads:
+    if args.threads is not None:
         torch.set_num_threads(args.threads)
     archs = [Architecture.parse(a) for a in args.archs]
-    settings = {k: getattr(args, k) for k in vars(EvaluatorSettings())}
+    settings = vars(dataclass_from_args(EvaluatorSettings, args))
     try:
         evaluator = SupernetEvaluator.from_checkpoint(args.checkpoint, args.data_root, **settings)
     except FileNotFoundError as e:

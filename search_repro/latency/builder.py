@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from moga_zoo.errors import UsageError
 from moga_zoo.fileio import write_json_atomic
 from moga_zoo.search_space import NUM_LAYERS, space_hash
 
@@ -115,11 +116,11 @@ def build_table(
     path = Path(path)
     check_resolution(resolution)
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"--batch must be a positive integer, got {batch!r}")
+        raise UsageError(f"--batch must be a positive integer, got {batch!r}")
     if calibration_samples == 1 or calibration_samples < 0:
-        raise ValueError("--calibration-samples must be 0 (no correction) or at least 2")
+        raise UsageError("--calibration-samples must be 0 (no correction) or at least 2")
     if warmup < 0 or repeats < 1 or e2e_repeats < 1:
-        raise ValueError("--warmup must be >= 0 and --repeats, --e2e-repeats >= 1")
+        raise UsageError("--warmup must be >= 0 and --repeats, --e2e-repeats >= 1")
     rt = get_runtime(runtime, device, threads)
     measurement = {"clock": rt.clock, "allocator": rt.allocator, "warmup": warmup,
                    "repeats": repeats, "calibration_samples": calibration_samples,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from moga_zoo.errors import MissingFileError, UsageError
 from moga_zoo.fileio import sha256_file, write_json_atomic
 
 from .schema import TableFormatError, read_json
@@ -32,11 +33,11 @@ def bundled_path(name: str) -> Path:
     """Path of a bundled table after checking its sha256 against the index."""
     index = _index()
     if name not in index:
-        raise ValueError(f"no bundled latency table {name!r}; bundled: "
+        raise UsageError(f"no bundled latency table {name!r}; bundled: "
                          f"{', '.join(index) or 'none'} (or give a path to a .json table)")
     path = TABLES_DIR / index[name]["file"]
     if not path.is_file():
-        raise FileNotFoundError(f"bundled table {name!r} is listed but {path} is missing; "
+        raise MissingFileError(f"bundled table {name!r} is listed but {path} is missing; "
                                 f"reinstall moga_zoo")
     digest = sha256_file(path)
     if digest != index[name]["sha256"]:

@@ -10,6 +10,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from moga_zoo.errors import UsageError
+
 __all__ = ["summarize", "measure_interleaved"]
 
 
@@ -30,7 +32,7 @@ def measure_interleaved(
 ) -> dict[str, dict[str, float | int]]:
     """Time every timer ``repeats`` times after ``warmup`` untimed runs; statistics per key."""
     if warmup < 0 or repeats < 1:
-        raise ValueError(f"need warmup >= 0 and repeats >= 1, got {warmup} and {repeats}")
+        raise UsageError(f"need warmup >= 0 and repeats >= 1, got {warmup} and {repeats}")
     keys = list(timers)
     for key in keys:
         for _ in range(warmup):

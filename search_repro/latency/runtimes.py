@@ -28,6 +28,7 @@ from typing import Any, Callable
 import torch
 import torch.nn as nn
 
+from moga_zoo.errors import UsageError
 from moga_zoo.inference.export import onnx_graph
 
 from .schema import DEVICES, RUNTIMES
@@ -154,7 +155,7 @@ class OnnxRuntime(Runtime):
 
     def __init__(self, device: str, threads: int) -> None:
         if device != "cpu":
-            raise ValueError("the onnxruntime runtime times on --device cpu only (this install has "
+            raise UsageError("the onnxruntime runtime times on --device cpu only (this install has "
                              "no CUDA execution provider); use --runtime torch for --device cuda")
         super().__init__(device, threads)
         import onnxruntime  # imported here: optional dependency (extra "export")
@@ -190,12 +191,12 @@ class OnnxRuntime(Runtime):
 def get_runtime(runtime: str, device: str, threads: int) -> Runtime:
     """A runtime by name; unknown names, an absent GPU or a bad thread count are clear errors."""
     if device not in DEVICES:
-        raise ValueError(f"unknown device {device!r}; choose one of: {', '.join(DEVICES)}")
+        raise UsageError(f"unknown device {device!r}; choose one of: {', '.join(DEVICES)}")
     if runtime not in RUNTIMES:
-        raise ValueError(f"unknown runtime {runtime!r}; choose one of: {', '.join(RUNTIMES)}")
+        raise UsageError(f"unknown runtime {runtime!r}; choose one of: {', '.join(RUNTIMES)}")
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"--threads must be a positive integer, got {threads!r}")
+        raise UsageError(f"--threads must be a positive integer, got {threads!r}")
     if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA GPU is visible to PyTorch on this machine; "
+        raise UsageError("--device cuda: no CUDA GPU is visible to PyTorch on this machine; "
                          "run the build on a GPU machine or use --device cpu")
     return (TorchRuntime if runtime == "torch" else OnnxRuntime)(device, threads)

@@ -27,6 +27,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from moga_zoo.errors import MogaZooError
 from moga_zoo.search_space import CHOICES, NUM_LAYERS
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "FIXED_PARTS", "DEVICES", "RUNTIMES", "CLOCKS",
@@ -46,7 +47,7 @@ _MEASUREMENT_KEYS = ("warmup", "repeats", "calibration_samples", "e2e_repeats", 
 _STATS_KEYS = ("median_ms", "p25_ms", "p75_ms", "min_ms")
 
 
-class TableFormatError(ValueError):
+class TableFormatError(MogaZooError, ValueError):
     """A latency-table file that is malformed, incomplete or for another space/setting."""
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from moga_zoo.errors import MissingFileError
 from moga_zoo.search_space import (CHOICES, NUM_LAYERS, Architecture, check_codes,
                                    space_hash)
 
@@ -91,7 +92,7 @@ def load_table(source: "str | Path", resolution: int | None = None,
     """
     path = bundled_path(str(source)) if not Path(source).suffix else Path(source)
     if not path.is_file():
-        raise FileNotFoundError(f"no latency table at {path}; build one with `moga-zoo lut build` "
+        raise MissingFileError(f"no latency table at {path}; build one with `moga-zoo lut build` "
                                 f"or name a bundled table (`moga-zoo lut show` lists them)")
     table = LatencyTable(read_json(path), str(path))
     for name, want in (("resolution", resolution), ("batch", batch)):

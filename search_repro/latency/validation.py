@@ -12,6 +12,7 @@ import numpy as np
 from scipy.stats import kendalltau
 from tqdm import tqdm
 
+from moga_zoo.errors import UsageError
 from moga_zoo.fileio import replace_atomic
 from moga_zoo.search_space import NAMED_ARCHITECTURES
 
@@ -41,7 +42,7 @@ def validate_table(
 ) -> dict[str, Any]:
     """Measure MoGA-A/B/C and ``samples`` random architectures end to end; compare to the table."""
     if samples < 2:
-        raise ValueError(f"--samples must be at least 2, got {samples}")
+        raise UsageError(f"--samples must be at least 2, got {samples}")
     d = table.data
     rt = get_runtime(d["runtime"]["name"], d["device"]["type"], d["device"]["threads"])
     notes = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from moga_zoo.errors import UsageError
+
 from .defaults import BUDGETS, DEFAULT_OBJECTIVES, DEFAULT_WEIGHTS, check_objectives, check_weights
 
 __all__ = ["SearchConfig"]
@@ -31,21 +33,21 @@ class SearchConfig:
         check_weights(self.weights, len(self.objectives))
         for name in ("pop_size", "generations"):
             if getattr(self, name) < 1 or (name == "pop_size" and self.pop_size < 4):
-                raise ValueError(f"{name} is too small ({getattr(self, name)}); pop_size needs "
+                raise UsageError(f"{name} is too small ({getattr(self, name)}); pop_size needs "
                                  f">= 4, generations >= 1")
         if self.random_samples < 0:
-            raise ValueError("random_samples must be >= 0")
+            raise UsageError("random_samples must be >= 0")
         if not 0 < self.layer_mutation_prob <= 1 or not 0 <= self.crossover_prob <= 1:
-            raise ValueError("layer_mutation_prob must be in (0, 1], crossover_prob in [0, 1]")
+            raise UsageError("layer_mutation_prob must be in (0, 1], crossover_prob in [0, 1]")
         for name in ("max_latency_ms", "max_macs"):
             v = getattr(self, name)
             if v is not None and not v > 0:
-                raise ValueError(f"{name} must be positive, got {v}")
+                raise UsageError(f"{name} must be positive, got {v}")
 
     @classmethod
     def for_budget(cls, budget: str, **overrides: Any) -> "SearchConfig":
         if budget not in BUDGETS:
-            raise ValueError(f"unknown budget {budget!r}; choose one of {', '.join(BUDGETS)}")
+            raise UsageError(f"unknown budget {budget!r}; choose one of {', '.join(BUDGETS)}")
         return cls(**{**BUDGETS[budget], **{k: v for k, v in overrides.items() if v is not None}})
 
     def with_artifacts(self, **artifacts: Any) -> "SearchConfig":

@@ -5,6 +5,8 @@ from typing import Sequence
 
 import numpy as np
 
+from moga_zoo.errors import UsageError
+
 __all__ = ["OBJECTIVES", "DEFAULT_OBJECTIVES", "DEFAULT_WEIGHTS", "BUDGETS",
            "check_objectives", "check_weights"]
 
@@ -33,7 +35,7 @@ def check_objectives(names: Sequence[str]) -> tuple[str, ...]:
     names = tuple(n.strip().lower() for n in names)
     unknown = [n for n in names if n not in OBJECTIVES]
     if unknown or len(set(names)) != len(names) or len(names) < 2:
-        raise ValueError(f"objectives must be 2+ distinct names from {', '.join(OBJECTIVES)}; "
+        raise UsageError(f"objectives must be 2+ distinct names from {', '.join(OBJECTIVES)}; "
                          f"got {', '.join(names)}")
     return names
 
@@ -42,7 +44,7 @@ def check_weights(weights: Sequence[float], n_obj: int) -> np.ndarray:
     """Weights as a float array normalised to sum 1; a clear error for a wrong length or sign."""
     w = np.asarray(weights, dtype=float)
     if w.shape != (n_obj,):
-        raise ValueError(f"give one crowding weight per objective ({n_obj}), got {w.size}")
+        raise UsageError(f"give one crowding weight per objective ({n_obj}), got {w.size}")
     if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-        raise ValueError(f"crowding weights must be finite, >= 0 and not all 0, got {list(weights)}")
+        raise UsageError(f"crowding weights must be finite, >= 0 and not all 0, got {list(weights)}")
     return w / w.sum()

@@ -12,6 +12,7 @@ from pymoo.core.population import Population
 from pymoo.core.termination import NoTermination
 from tqdm import tqdm
 
+from moga_zoo.errors import UsageError
 from moga_zoo.fileio import write_json_atomic
 from moga_zoo.search_space import NAMED_ARCHITECTURES, NUM_CHOICES, NUM_LAYERS, Architecture
 
@@ -35,12 +36,12 @@ def check_feasible(config: SearchConfig, latency: ArrayFn, sizes: SizeModel) -> 
     if config.max_latency_ms is not None:
         codes, ms = fastest_architecture(latency)
         if ms > config.max_latency_ms:
-            raise ValueError(
+            raise UsageError(
                 f"no architecture meets the latency budget of {config.max_latency_ms:g} ms: the "
                 f"fastest under this table is {ms:.3f} ms ({Architecture.decode(codes)}); raise "
                 f"--max-latency or pick another --table")
     if config.max_macs is not None and sizes.min_macs() > config.max_macs:
-        raise ValueError(
+        raise UsageError(
             f"no architecture meets the MAC budget of {config.max_macs / 1e6:g} M: the smallest "
             f"has {sizes.min_macs() / 1e6:.1f} M MACs; raise --max-macs")
 

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from moga_zoo.errors import MogaZooError
 from moga_zoo.fileio import replace_atomic, sha256_file, write_json_atomic
 from moga_zoo.search_space import ArchitectureError, check_strides, space_hash
 
@@ -26,7 +27,7 @@ __all__ = ["CheckpointError", "FORMAT", "save_supernet", "load_supernet", "read_
 FORMAT = "moga-supernet/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(MogaZooError, ValueError):
     """A supernet file that is missing, corrupted or made for another search space."""
 
 
