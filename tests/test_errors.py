@@ -39,11 +39,11 @@ def test_every_project_exception_is_a_moga_zoo_error():
 
 def test_cli_lets_a_bug_surface(monkeypatch, capsys):
     """A ValueError from deep inside (numpy, torch, a bug of ours) is not a user mistake."""
-    import moga_zoo.cli.models as models
+    import moga_zoo.summary as summary
 
     def broken(name, resolution):
         raise ValueError("a bug")
-    monkeypatch.setattr(models, "describe", broken)
+    monkeypatch.setattr(summary, "describe", broken)
     with pytest.raises(ValueError, match="a bug"):
         main(["info", "moga_a"])
 
