@@ -62,6 +62,7 @@ def _load_evaluator(args: argparse.Namespace, table: Any) -> tuple[Any, dict[str
     """The supernet evaluator and the identities of both artifacts, checked against one space."""
     from moga_zoo.search_space import space_hash
     from search_repro.supernet import SupernetEvaluator, load_bundled_evaluator
+    from search_repro.supernet.report import data_name
 
     if args.supernet:
         if not Path(args.supernet).is_file():
@@ -79,6 +80,7 @@ def _load_evaluator(args: argparse.Namespace, table: Any) -> tuple[Any, dict[str
         "table": args.table, "table_device": table.device, "table_runtime": table.runtime,
         "supernet": "bundled" if not args.supernet else str(Path(args.supernet).resolve()),
         "supernet_sha256": described.get("sha256"), "evaluator": described.get("settings"),
+        "data": data_name(described.get("data", "?")),
         "space_hash": space_hash(),
     }
     return evaluator, artifacts

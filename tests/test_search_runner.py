@@ -167,3 +167,12 @@ def test_csv_files_are_rounded_and_json_keeps_full_precision(baseline):
     rows = list(csv.DictReader((out / "front.csv").open()))
     assert [float(r["accuracy"]) for r in rows] == [round(r["accuracy"], 4) for r in front]
     assert [float(r["latency_ms"]) for r in rows] == [round(r["latency_ms"], 2) for r in front]
+
+
+def test_plot_axis_names_data_split_and_size():
+    from search_repro.search.plot import accuracy_label
+
+    label = accuracy_label({"data": "Fashion-MNIST", "evaluator": {"val_size": 1000}})
+    assert label == "supernet accuracy\nFashion-MNIST search-validation split (first 1,000 images)"
+    assert "Fashion-MNIST" in accuracy_label({"supernet": "bundled"})
+    assert "--" not in label
