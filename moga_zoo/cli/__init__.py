@@ -9,7 +9,7 @@ from typing import Sequence
 __all__ = ["build_parser", "main"]
 
 #: Subcommand modules (``moga_zoo.cli.<name>``), in the order ``--help`` lists them.
-COMMANDS = ("models", "lut", "weights", "predict", "export", "supernet", "search")
+COMMANDS = ("models", "lut", "weights", "predict", "export", "cache", "supernet", "search")
 
 
 class CommandError(Exception):
