@@ -54,7 +54,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--supernet", metavar="FILE",
                    help="trained supernet checkpoint (default: the bundled Fashion-MNIST one)")
     p.add_argument("--data-root", help="data folder for --supernet (default: Fashion-MNIST)")
-    p.add_argument("--threads", type=int, help="torch CPU threads for the evaluations")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads for the evaluations (default: 1; more threads help a "
+                        "little on an idle machine and cost several times over on a busy one, "
+                        "see benchmarks/search_threads.py)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -141,10 +144,9 @@ def run(args: argparse.Namespace) -> int:
     from search_repro.search.size_model import size_model
     from search_repro.search.state import SearchState
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError("--threads must be >= 1")
-        torch.set_num_threads(args.threads)
+    if args.threads < 1:
+        raise ValueError("--threads must be >= 1")
+    torch.set_num_threads(args.threads)
     if args.data_root and not args.supernet:
         raise ValueError("--data-root only applies to a --supernet checkpoint")
     args.table = args.table or DEFAULT_TABLE
