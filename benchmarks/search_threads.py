@@ -6,7 +6,8 @@ Each run is a fresh ``python -m search_repro.reproduce`` process (the same code 
 search``) into a new folder, so the time includes start-up and the supernet load, as a user sees
 it. The two thread counts alternate (A B A B ...) so slow drifts of the machine hit both alike.
 "busy" starts one busy-loop process per CPU for the duration of its runs, standing in for other
-jobs on a shared machine; "quiet" adds nothing (it is only quiet if nothing else runs).
+jobs on a shared machine; "quiet" adds nothing (printed as "no added load": it is only quiet if
+nothing else runs).
 Without --generations/--random-samples the search runs its full default budget.
 """
 from __future__ import annotations
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                     times[t].append(time_search(t, extra))
         for t in counts:
             runs = ", ".join(f"{s:.0f}" for s in times[t])
-            load = f"{condition} (+{cpus} busy loops)" if condition == "busy" else condition
+            load = f"+{cpus} busy loops" if condition == "busy" else "no added load"
             print(f"| {load} | {t} | {runs} | {statistics.median(times[t]):.0f} |", flush=True)
     return 0
 

@@ -157,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
     state = Path(args.out) / STATE_FILE
     if state.exists():
         SearchState.load(state)  # a corrupt state fails here, before the supernet load
+    if not args.no_progress:
+        print("loading the supernet and its validation images", file=sys.stderr, flush=True)
     evaluator, artifacts = _load_evaluator(args, table)
     config = config.with_artifacts(**artifacts)
     with sharded_evaluation(evaluator.accuracy) as accuracy:
