@@ -160,9 +160,8 @@ converted weights, replace `--random-weights` by `--weights converted/moga_a`.
 Image.radial_gradient("L").convert("RGB").resize((320, 240)).save("{photo}")
 print("wrote {photo}")""")
     page.command("predict", photo, "--model", "moga_a", "--random-weights", "--top-k", "3")
-    page.command("export", "--model", "moga_a", "--random-weights", "-o", f"{work}/moga_a.onnx")
     page.text("""
-The same from Python:
+The same from Python (with converted weights):
 
 ```python
 from moga_zoo.inference import predict
@@ -170,11 +169,17 @@ from moga_zoo.inference import predict
 for result in predict(["photo.jpg", "holiday/"], "moga_a", weights="converted/moga_a"):
     print(result.source, result.labels[0].name if result.ok else result.error)
 ```
-
-`predict` runs onnxruntime on an ONNX export of the model when onnxruntime is installed. Exports
-of real weights are cached (`moga-zoo cache` lists them, `moga-zoo cache clear` removes them;
-the least recently used go first beyond 1 GB, `MOGA_ZOO_CACHE_MAX_MB` changes the bound); the
-export of random weights is never cached. Details: [Predict and export](predict-export.md).
+""")
+    page.command("export", "--model", "moga_a", "--random-weights", "-o", f"{work}/moga_a.onnx")
+    page.text(f"""
+`predict` ran onnxruntime on an ONNX export of the model (the default when onnxruntime is
+installed). Exports of real weights are cached and reused; beyond 1 GB the least recently used go
+first (`MOGA_ZOO_CACHE_MAX_MB` changes the bound). The export of random weights is never cached,
+so the cache (here `{work}/cache`, normally `~/.cache/moga_zoo`) is still empty:
+""")
+    page.command("cache")
+    page.text("""
+`moga-zoo cache clear` empties the cache. Details: [Predict and export](predict-export.md).
 """)
     return "\n".join(page.parts)
 
