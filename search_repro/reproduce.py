@@ -58,7 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--supernet", metavar="FILE",
                    help="trained supernet checkpoint (default: the bundled Fashion-MNIST one)")
     p.add_argument("--data-root", help="data folder for --supernet (default: Fashion-MNIST)")
-    p.add_argument("--threads", type=positive_int, help="torch CPU threads for the evaluations")
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="torch CPU threads for the evaluations (default: 1; more threads help a "
+                        "little on an idle machine and cost several times over on a busy one, "
+                        "see benchmarks/search_threads.py)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -66,6 +69,7 @@ def _load_evaluator(args: argparse.Namespace, table: Any) -> tuple[Any, dict[str
     """The supernet evaluator and the identities of both artifacts, checked against one space."""
     from moga_zoo.search_space import space_hash
     from search_repro.supernet import SupernetEvaluator, load_bundled_evaluator
+    from search_repro.supernet.report import data_name
 
     if args.supernet:
         if not Path(args.supernet).is_file():
@@ -83,6 +87,7 @@ def _load_evaluator(args: argparse.Namespace, table: Any) -> tuple[Any, dict[str
         "table": args.table, "table_device": table.device, "table_runtime": table.runtime,
         "supernet": "bundled" if not args.supernet else str(Path(args.supernet).resolve()),
         "supernet_sha256": described.get("sha256"), "evaluator": described.get("settings"),
+        "data": data_name(described.get("data", "?")),
         "space_hash": space_hash(),
     }
     return evaluator, artifacts
@@ -144,8 +149,7 @@ def run(args: argparse.Namespace) -> int:
     from search_repro.search.state import SearchState
 
     check_output_folder(args.out, "--out")
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     if args.data_root and not args.supernet:
         raise UsageError("--data-root only applies to a --supernet checkpoint")
     args.table = args.table or DEFAULT_TABLE
@@ -156,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
     state = Path(args.out) / STATE_FILE
     if state.exists():
         SearchState.load(state)  # a corrupt state fails here, before the supernet load
+    if not args.no_progress:
+        print("loading the supernet and its validation images", file=sys.stderr, flush=True)
     evaluator, artifacts = _load_evaluator(args, table)
     config = config.with_artifacts(**artifacts)
     with sharded_evaluation(evaluator.accuracy) as accuracy:

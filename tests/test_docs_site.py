@@ -43,3 +43,18 @@ def test_runtime_table_names_its_command():
     assert {r.split("|")[1].strip() for r in rows} == {"moga_a", "moga_b", "moga_c"}
     assert {r.split("|")[2].strip() for r in rows} == {"1", "32"}
     assert all(re.search(r"\d+\.\d+x", r) for r in rows)
+
+
+def test_getting_started_shows_real_output_for_every_command():
+    page = (ROOT / "docs" / "getting-started.md").read_text()
+    assert "`python scripts/getting_started.py` ran each step" in page
+    steps = page[page.index("## 1. List"):]
+    commands = re.findall(r"```bash\n(moga-zoo .*?)\n```\n\nOutput \(\d+ s\):\n\n```text\n(.+?)\n```",
+                          steps, re.S)
+    shown = re.findall(r"```bash\n(moga-zoo .*?)\n```", steps)
+    assert len(commands) == len(shown) >= 8, "a command without its output"
+    for needed in ("list", "info moga_a", "search --budget smoke", "lut build", "search --table",
+                   "predict", "export", "cache"):
+        assert any(c.startswith(f"moga-zoo {needed}") for c, _ in commands), needed
+    for image in re.findall(r"!\[[^]]*\]\(([^)]+)\)", page):
+        assert (ROOT / "docs" / image).is_file(), image

@@ -37,3 +37,13 @@ def test_sha256_file_matches_hashlib_across_chunks(tmp_path):
     path = tmp_path / "blob.bin"
     path.write_bytes(data)
     assert sha256_file(path) == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_written_files_follow_the_umask(tmp_path, umask, mode):
+    saved = os.umask(umask)
+    try:
+        write_text_atomic(tmp_path / "f.txt", "x")
+    finally:
+        os.umask(saved)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == mode

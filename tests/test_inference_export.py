@@ -2,6 +2,8 @@
 validation's tolerance rejects an export of slightly different weights."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -101,3 +103,12 @@ def test_format_errors(model, tmp_path):
         export_model(model, tmp_path / "m.onnx", "tflite")
     with pytest.raises(ValueError, match="ONNX export only"):
         export_model(model, tmp_path / "m.pt", opset=13)
+
+
+@pytest.mark.xfail(strict=True, reason="export_model writes through tempfile.mkstemp (mode 0600); "
+                                       "fixed when moga_zoo/inference/export.py moves the file "
+                                       "into place with moga_zoo.fileio.replace_atomic")
+def test_exported_file_gets_the_usual_permissions(onnx_file):
+    umask = os.umask(0)
+    os.umask(umask)
+    assert onnx_file.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -2,13 +2,17 @@
 valid; a damaged or stale entry is replaced, never kept."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
 
 import moga_zoo
-from moga_zoo.inference import export_model, make_runner, onnx_cache_path, resolve_runtime
+from moga_zoo.cli import main as cli_main
+from moga_zoo.inference import cache_dir, export_model, make_runner, onnx_cache_path, resolve_runtime
 from moga_zoo.inference import runtimes
+from moga_zoo.inference.cache import cache_entries, clear_cache, prune_cache
 
 from authors_reference import randomize_and_calibrate
 
@@ -42,6 +46,10 @@ def test_cache_key_follows_model_weights_and_shape(model):
 
 
 def test_export_is_cached_reused_and_repaired(model, tmp_path, monkeypatch):
+    stale = tmp_path / "onnx" / "old-export.onnx"
+    stale.parent.mkdir()
+    stale.write_bytes(b"x" * 1000)
+    monkeypatch.setenv("MOGA_ZOO_CACHE_MAX_MB", "0")  # a new export evicts everything else
     x = torch.randn(3, *SIZE, generator=torch.Generator().manual_seed(1))
     expected = make_runner(model, "torch")(x)
     fast = make_runner(model, "onnxruntime", input_size=SIZE, cache=tmp_path)
@@ -82,3 +90,48 @@ def test_threads_apply_to_the_torch_runtime(model):
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="threads must be a positive integer"):
             make_runner(model, "torch", threads=bad)
+
+
+def _fake_entries(folder, sizes_and_ages):
+    (folder / "onnx").mkdir(parents=True, exist_ok=True)
+    for name, (size, age) in sizes_and_ages.items():
+        path = folder / "onnx" / f"{name}.onnx"
+        path.write_bytes(b"\0" * size)
+        os.utime(path, (1e9 - age, 1e9 - age))
+
+
+def test_cache_is_bounded_least_recently_used_first(tmp_path):
+    _fake_entries(tmp_path, {"new": (400, 0), "mid": (300, 10), "old": (300, 20), "older": (300, 30)})
+    assert [e.path.stem for e in cache_entries(tmp_path)] == ["new", "mid", "old", "older"]
+    removed = prune_cache(tmp_path, limit=750, keep=tmp_path / "onnx" / "older.onnx")
+    assert [e.path.stem for e in removed] == ["old", "mid"]  # 'older' is in use
+    assert [e.path.stem for e in cache_entries(tmp_path)] == ["new", "older"]
+    assert prune_cache(tmp_path, limit=750) == []
+    assert [e.path.stem for e in clear_cache(tmp_path)] == ["new", "older"]
+    assert cache_entries(tmp_path) == []
+
+
+def test_random_weights_export_is_not_cached(model, tmp_path, monkeypatch):
+    monkeypatch.setenv("MOGA_ZOO_CACHE", str(tmp_path))
+    x = torch.randn(2, *SIZE, generator=torch.Generator().manual_seed(3))
+    expected = make_runner(model, "torch")(x)
+    got = make_runner(model, "onnxruntime", input_size=SIZE, cache=False)(x)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+    assert cache_entries() == [] and not (tmp_path / "onnx").exists()
+
+
+def test_cache_command_lists_and_clears(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MOGA_ZOO_CACHE", str(tmp_path))
+    root = cache_dir()
+    _fake_entries(root, {"a": (3 * 2**20, 0), "b": (2**20, 5)})
+    monkeypatch.setenv("MOGA_ZOO_CACHE_MAX_MB", "10")
+    assert cli_main(["cache"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{root / 'onnx'}: 2 cached exports, 4.0 MB of 10.0 MB"
+    assert out[1].split()[:2] == ["3.0", "MB"] and out[1].endswith("a.onnx")
+    assert cli_main(["cache", "clear"]) == 0
+    assert capsys.readouterr().out == f"removed 2 cached exports (4.0 MB) from {root / 'onnx'}\n"
+    assert cache_entries() == []
+    monkeypatch.setenv("MOGA_ZOO_CACHE_MAX_MB", "lots")
+    assert cli_main(["cache"]) == 2
+    assert "MOGA_ZOO_CACHE_MAX_MB must be a number" in capsys.readouterr().err

@@ -53,6 +53,7 @@ def test_killed_run_resumes_to_the_same_front(tmp_path):
     assert saved_again < 8 and not (out / "front.json").exists()
     subprocess.run([sys.executable, str(HELPER), str(out), *ARGS], env=_env(), check=True)
     invocations = json.loads((out / "run.json").read_text())["invocations"]
-    assert [i["resumed_from_generation"] for i in invocations] == [saved_again]
+    assert [(i["resumed_from_generation"], i["finished"]) for i in invocations] == [
+        (None, False), (saved, False), (saved_again, True)]  # the killed ones are listed too
     for name in ("front.json", "front.csv", "history.csv", "references.csv"):
         assert (out / name).read_bytes() == (tmp_path / "uninterrupted" / name).read_bytes(), name

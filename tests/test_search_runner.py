@@ -1,4 +1,5 @@
 """The weighted NSGA-II search on cheap stand-in objectives: determinism, duplicates, results."""
+import csv
 import json
 
 import numpy as np
@@ -123,3 +124,55 @@ def test_maximising_params_and_optional_macs_objective():
 def test_bad_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SearchConfig(**{**SMALL, **kwargs})
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_every_invocation_is_logged_when_it_starts_and_a_resume_says_so(tmp_path, capsys):
+    class StopAfter(RecordingAccuracy):
+        def __call__(self, codes):
+            if len(self.calls) >= 2 * SMALL["pop_size"]:
+                raise _Interrupted  # killed during generation 3
+            return super().__call__(codes)
+
+    with pytest.raises(_Interrupted):
+        run_search(SearchConfig(**SMALL), toy_scorer(StopAfter()), tmp_path, progress=False)
+    started = json.loads((tmp_path / "run.json").read_text())["invocations"]
+    assert [(i["resumed_from_generation"], i["finished"]) for i in started] == [(None, False)]
+    capsys.readouterr()
+    outcome = run_search(SearchConfig(**SMALL), toy_scorer(), tmp_path, progress=True)
+    err = capsys.readouterr().err
+    assert f"resumed from generation 2 of {SMALL['generations']}" in err
+    assert "MoGA-A/B/C + random sample" in err and "writing history.csv" in err
+    assert f"plotting {tmp_path / 'search.png'}" in err
+    both = json.loads((tmp_path / "run.json").read_text())["invocations"]
+    assert both[0] == started[0]
+    assert (both[1]["resumed_from_generation"], both[1]["finished"]) == (2, True)
+    assert both[1]["generations_done"] == outcome.timing["generations_done"] == SMALL["generations"]
+
+
+def test_csv_files_are_rounded_and_json_keeps_full_precision(baseline):
+    out, outcome, _ = baseline
+    front = json.loads((out / "front.json").read_text())["front"]
+    assert any(round(r["accuracy"], 4) != r["accuracy"] for r in front)  # toy scores: long floats
+    assert any(round(r["latency_ms"], 2) != r["latency_ms"] for r in front)
+    for name in ("front.csv", "history.csv", "references.csv"):
+        rows = list(csv.DictReader((out / name).open()))
+        for r in rows:
+            assert len(r["accuracy"].partition(".")[2]) <= 4, (name, r["accuracy"])
+            assert len(r["latency_ms"].partition(".")[2]) <= 2, (name, r["latency_ms"])
+            assert r["params"].isdigit() and r["macs"].isdigit()
+    rows = list(csv.DictReader((out / "front.csv").open()))
+    assert [float(r["accuracy"]) for r in rows] == [round(r["accuracy"], 4) for r in front]
+    assert [float(r["latency_ms"]) for r in rows] == [round(r["latency_ms"], 2) for r in front]
+
+
+def test_plot_axis_names_data_split_and_size():
+    from search_repro.search.plot import accuracy_label
+
+    label = accuracy_label({"data": "Fashion-MNIST", "evaluator": {"val_size": 1000}})
+    assert label == "supernet accuracy\nFashion-MNIST search-validation split (first 1,000 images)"
+    assert "Fashion-MNIST" in accuracy_label({"supernet": "bundled"})
+    assert "--" not in label

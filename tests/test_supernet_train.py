@@ -64,8 +64,10 @@ def test_cli_eval(trained, root, capsys):
                      "--data-root", str(root), "--val-size", "16", "--calib-batches", "1",
                      "--calib-batch-size", "16"])
     lines = capsys.readouterr().out.splitlines()
-    assert code == 0 and len(lines) == 2 and lines[0].endswith("moga_a")
-    assert 0 <= float(lines[0].split()[0]) <= 1
+    assert code == 0 and len(lines) == 3 and lines[1].endswith("moga_a")
+    assert lines[0].startswith("supernet top-1 accuracy on the first 16 images of the "
+                               "Fashion-MNIST search-validation split")
+    assert 0 <= float(lines[1].split()[0]) <= 1
     assert cli_main(["supernet", "eval", "moga_a", "--checkpoint", str(trained[0] / "x")]) == 2
 
 

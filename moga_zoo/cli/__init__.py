@@ -24,7 +24,7 @@ from ..errors import MogaZooError, one_line
 __all__ = ["build_parser", "command_modules", "main", "ENTRY_POINT_GROUP", "MODULES"]
 
 #: moga_zoo's own command modules (``moga_zoo.cli.<name>``), listed first by ``--help``.
-MODULES = ("models", "weights", "predict", "export")
+MODULES = ("models", "weights", "predict", "export", "cache")
 
 #: Entry-point group through which other packages contribute command modules.
 ENTRY_POINT_GROUP = "moga_zoo.commands"

@@ -69,7 +69,7 @@ def _predict(args: argparse.Namespace) -> int:
     if not files:
         raise UsageError(f"no image files found in {' '.join(args.inputs)}")
     classifier = Classifier(model_from_args(args), runtime=args.runtime, batch_size=args.batch_size,
-                            threads=args.threads)
+                            threads=args.threads, cache=False if args.random_weights else None)
     results = classifier.predict(files, top_k=args.top_k)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2, allow_nan=False))

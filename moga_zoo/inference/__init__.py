@@ -4,7 +4,8 @@ from .images import ImageLoadError, find_images, load_image, to_rgb
 from .labels import class_names
 from .loading import load_model
 from .predict import Classifier, Label, Prediction, predict
-from .runtimes import RUNTIMES, available_runtimes, cache_dir, make_runner, onnx_cache_path, resolve_runtime
+from .cache import cache_dir, onnx_cache_path
+from .runtimes import RUNTIMES, available_runtimes, make_runner, resolve_runtime
 
 __all__ = [
     "FORMATS", "RUNTIMES", "Classifier", "ExportCheck", "ExportError", "ImageLoadError", "Label",

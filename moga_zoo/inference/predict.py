@@ -49,7 +49,8 @@ class Prediction:
 
 class Classifier:
     """A model ready to classify images: weights loaded, transform and class names resolved,
-    runtime chosen (``auto``: onnxruntime when installed, else torch)."""
+    runtime chosen (``auto``: onnxruntime when installed, else torch). ``cache``: the ONNX export
+    cache folder (default: the user's cache), or False not to keep the export."""
 
     def __init__(
         self,
@@ -59,7 +60,7 @@ class Classifier:
         pretrained: bool = False,
         runtime: str = "auto",
         batch_size: int = 32,
-        cache: str | os.PathLike | None = None,
+        cache: "str | os.PathLike | None | bool" = None,
         threads: int | None = None,
     ) -> None:
         if batch_size < 1:
@@ -71,7 +72,8 @@ class Classifier:
         self.class_names = class_names(self.model)
         self.batch_size = batch_size
         self._run = make_runner(self.model, self.runtime, input_size=self.data_config["input_size"],
-                                cache=Path(cache) if cache is not None else None, threads=threads)
+                                cache=cache if cache in (None, False) else Path(cache),
+                                threads=threads)
 
     def probabilities(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Softmax class probabilities, one row per RGB image."""

@@ -1,9 +1,9 @@
 """Where a model runs: eager PyTorch, or onnxruntime on a cached ONNX export of that exact model."""
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
+import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -11,13 +11,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .. import __version__
-from ..cache import cache_dir
 from ..errors import UsageError
+from .cache import onnx_cache_path, prune_cache, touch
 from .export import export_model, input_size_of, validate_export
 
-__all__ = ["RUNTIMES", "available_runtimes", "resolve_runtime", "make_runner", "cache_dir",
-           "onnx_cache_path", "Runner"]
+__all__ = ["RUNTIMES", "available_runtimes", "resolve_runtime", "make_runner", "Runner"]
 
 #: Known runtimes, fastest first on CPU (see docs/predict-export.md for the measured table).
 RUNTIMES = ("onnxruntime", "torch")
@@ -43,27 +41,18 @@ def resolve_runtime(runtime: str = "auto") -> str:
     return runtime
 
 
-def onnx_cache_path(model: nn.Module, input_size: Sequence[int], root: Path | None = None) -> Path:
-    """Cache file of ``model``'s ONNX export: keyed by its name, structure, weights and input shape."""
-    digest = hashlib.sha256()
-    digest.update(f"{__version__}|{torch.__version__}|{tuple(input_size)}|{model!r}".encode())
-    for name, tensor in model.state_dict().items():
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    cfg = getattr(model, "pretrained_cfg", None) or {}
-    name = str(cfg.get("architecture") or type(model).__name__).replace("/", "_")
-    shape = "x".join(str(s) for s in input_size)
-    return (root or cache_dir()) / "onnx" / f"{name}-{shape}-{digest.hexdigest()[:24]}.onnx"
-
-
 def make_runner(model: nn.Module, runtime: str = "auto", *, input_size: Sequence[int] | None = None,
-                cache: Path | None = None, threads: int | None = None) -> Runner:
+                cache: "Path | None | bool" = None, threads: int | None = None) -> Runner:
     """A function running ``model`` on the chosen runtime (``auto``: the fastest installed).
 
-    onnxruntime uses the cached export for this model, weights and ``input_size``, exporting and
-    validating it on first use; a cached file that fails to load is exported again. ``threads``
-    sets onnxruntime's intra-op threads, or torch's thread count (for the whole process).
+    onnxruntime uses the cached export for this model, weights and ``input_size`` (``cache``: the
+    cache folder, default :func:`~moga_zoo.inference.cache.cache_dir`), exporting and validating
+    it on first use; a cached file that fails to load is exported again, and the least recently
+    used exports are removed beyond the cache's bound. ``cache=False`` exports to a temporary
+    folder removed once the runtime has loaded it (for weights that will never be seen again,
+    such as a random initialisation).
+    ``threads`` sets onnxruntime's intra-op threads, or torch's thread count (for the whole
+    process).
     """
     runtime = resolve_runtime(runtime)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
@@ -86,18 +75,29 @@ def _torch_runner(model: nn.Module) -> Runner:
     return run
 
 
-def _onnxruntime_runner(model: nn.Module, size: tuple, cache: Path | None, threads: int | None) -> Runner:
+def _onnxruntime_runner(model: nn.Module, size: tuple, cache: "Path | None | bool",
+                        threads: int | None) -> Runner:
     import onnxruntime as ort
 
-    path = onnx_cache_path(model, size, cache)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads or torch.get_num_threads()
-    if path.exists() and not _cache_entry_valid(path, model, size):
-        path.unlink(missing_ok=True)  # damaged or stale: never keep it
-    if not path.exists():
-        export_model(model, path, "onnx", input_size=size)
-    session = ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
+    if cache is False:
+        with tempfile.TemporaryDirectory(prefix="moga_zoo-onnx-") as folder:
+            path = Path(folder) / "model.onnx"
+            export_model(model, path, "onnx", input_size=size)
+            session = ort.InferenceSession(os.fspath(path), options,
+                                           providers=["CPUExecutionProvider"])
+    else:
+        path = onnx_cache_path(model, size, None if cache in (None, True) else Path(cache))
+        if path.exists() and not _cache_entry_valid(path, model, size):
+            path.unlink(missing_ok=True)  # damaged or stale: never keep it
+        if path.exists():
+            touch(path)
+        else:
+            export_model(model, path, "onnx", input_size=size)
+            prune_cache(path.parent.parent, keep=path)
+        session = ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
 
     def run(batch: torch.Tensor) -> np.ndarray:

@@ -50,6 +50,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     from moga_zoo.search_space import Architecture
     from search_repro.supernet.evaluator import EvaluatorSettings, SupernetEvaluator
+    from search_repro.supernet.report import describe_score
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -64,6 +65,7 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"results": rows, **evaluator.describe()}, indent=2))
     else:
+        print(describe_score(evaluator.describe(), acc))
         for name, r in zip(args.archs, rows):
             print(f"{r['accuracy']:.4f}  {name}")
     return 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
@@ -16,7 +16,7 @@ from moga_zoo.fileio import write_json_atomic, write_text_atomic
 from moga_zoo.search_space import Architecture, space_hash
 
 from .defaults import OBJECTIVES
-from .history import METRICS
+from .history import METRICS, csv_value
 from .outcome import SearchOutcome
 from .plot import plot_search
 
@@ -52,7 +52,8 @@ def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
     w = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     w.writeheader()
     for r in rows:
-        w.writerow({**r, "codes": " ".join(map(str, r["codes"]))} if "codes" in r else r)
+        row = {k: csv_value(k, v) if k in METRICS else v for k, v in r.items()}
+        w.writerow({**row, "codes": " ".join(map(str, r["codes"]))} if "codes" in r else row)
     return out.getvalue()
 
 
@@ -66,9 +67,12 @@ def _extra_records(extras: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_results(outcome: SearchOutcome, problem: "ArchitectureProblem") -> None:
-    """Write every result file of :data:`RESULT_FILES` into ``outcome.out_dir`` atomically."""
+def write_results(outcome: SearchOutcome, problem: "ArchitectureProblem",
+                  say: Callable[[str], None] = lambda _: None) -> None:
+    """Write every result file of :data:`RESULT_FILES` into ``outcome.out_dir`` atomically;
+    ``say`` gets one line before the tables and one before the plot."""
     out, cfg = outcome.out_dir, outcome.config
+    say(f"writing history.csv, front.csv, front.json, references.csv to {out}/")
     front = front_records(outcome)
     write_text_atomic(out / "history.csv", outcome.history.to_csv())
     write_text_atomic(out / "front.csv", _csv(front, ["arch", *METRICS, "codes"]))
@@ -85,4 +89,5 @@ def write_results(outcome: SearchOutcome, problem: "ArchitectureProblem") -> Non
     }, indent=1)
     write_text_atomic(out / "references.csv",
                       _csv(_extra_records(outcome.extras), ["set", "arch", *METRICS, "codes"]))
+    say(f"plotting {out / 'search.png'}")
     plot_search(outcome, out / "search.png")

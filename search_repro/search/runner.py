@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from pymoo.core.evaluator import Evaluator
@@ -59,18 +60,35 @@ def _load_state(path: Path, config: SearchConfig) -> SearchState | None:
     return state
 
 
-def _measure_extras(config: SearchConfig, scorer: Scorer) -> dict[str, Any]:
+#: Architectures scored per step of the reference/random-sample bar: big enough that the
+#: evaluator still shares most first-layer prefixes, small enough for the bar to move.
+EXTRAS_CHUNK = 25
+
+
+def _measure_extras(config: SearchConfig, scorer: Scorer, progress: bool) -> dict[str, Any]:
     """MoGA-A/B/C and a seeded random-sample cloud, measured exactly like the candidates."""
     named = np.array([a.encode() for a in NAMED_ARCHITECTURES.values()], dtype=np.int64)
     rng = np.random.default_rng([config.seed, 1])
     cloud = rng.integers(0, NUM_CHOICES, size=(config.random_samples, NUM_LAYERS))
+    bar = tqdm(total=len(named) + len(cloud), desc="MoGA-A/B/C + random sample", unit="arch",
+               disable=not progress, dynamic_ncols=True)
 
     def table(codes: np.ndarray) -> dict[str, Any]:
-        m = scorer(codes) if len(codes) else {k: np.zeros(0) for k in METRICS}
+        parts = []
+        for start in range(0, len(codes), EXTRAS_CHUNK):
+            parts.append(scorer(codes[start:start + EXTRAS_CHUNK]))
+            bar.update(len(parts[-1]["accuracy"]))
+        m = {k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0) for k in METRICS}
         return {"codes": codes.tolist(), **{k: v.tolist() for k, v in m.items()}}
 
-    return {"references": {"names": list(NAMED_ARCHITECTURES), **table(named)},
-            "random": table(cloud)}
+    with bar:
+        return {"references": {"names": list(NAMED_ARCHITECTURES), **table(named)},
+                "random": table(cloud)}
+
+
+def _say(progress: bool) -> Callable[[str], None]:
+    """Where phase lines go: stderr, next to the progress bars (nowhere without progress)."""
+    return (lambda line: print(line, file=sys.stderr, flush=True)) if progress else (lambda _: None)
 
 
 def _save(path: Path, config: SearchConfig, generation: int, algorithm: Any, history: History,
@@ -95,6 +113,14 @@ def run_search(config: SearchConfig, scorer: Scorer, out_dir: "str | Path",
     state = _load_state(state_path, config)
     check_feasible(config, scorer.latency, scorer.sizes)
     started, started_cpu = time.perf_counter(), time.process_time()
+    say = _say(progress)
+    resumed = state.generation if state else None
+    _log_invocation(out_dir / "run.json", {
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "resumed_from_generation": resumed, "finished": False})
+    if state is not None:
+        print(f"resumed from generation {state.generation} of {config.generations} "
+              f"({state_path})", file=sys.stderr, flush=True)
 
     history = state.history if state else History()
     problem = ArchitectureProblem(scorer, history, config.objectives,
@@ -138,7 +164,7 @@ def run_search(config: SearchConfig, scorer: Scorer, out_dir: "str | Path",
     search_s = time.perf_counter() - started
 
     if not extras:
-        extras = _measure_extras(config, scorer)
+        extras = _measure_extras(config, scorer, progress)
         _save(state_path, config, done, algorithm, history, extras)
     population = np.asarray(algorithm.pop.get("X"), dtype=np.int64)
     metrics = problem.measure(population)
@@ -148,16 +174,19 @@ def run_search(config: SearchConfig, scorer: Scorer, out_dir: "str | Path",
                              "seconds_this_invocation": round(time.perf_counter() - started, 2),
                              "search_seconds_this_invocation": round(search_s, 2),
                              "cpu_seconds_this_invocation": round(time.process_time() - started_cpu, 2),
-                             "resumed_from_generation": state.generation if state else None})
-    write_results(outcome, problem)
-    _log_invocation(out_dir / "run.json", outcome.timing)
+                             "resumed_from_generation": resumed})
+    write_results(outcome, problem, say)
+    _log_invocation(out_dir / "run.json", {**outcome.timing, "finished": True}, update_last=True)
     return outcome
 
 
-def _log_invocation(path: Path, timing: dict[str, Any]) -> None:
-    """Append this invocation's timings to ``run.json`` (one entry per start or resume)."""
+def _log_invocation(path: Path, entry: dict[str, Any], update_last: bool = False) -> None:
+    """Record an invocation in ``run.json``: appended when it starts (so a killed one is listed
+    too), completed with its timings when it finishes."""
     try:
         invocations = json.loads(path.read_text())["invocations"]
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         invocations = []
-    write_json_atomic(path, {"invocations": [*invocations, timing]}, indent=1)
+    if update_last and invocations:
+        entry = {**invocations.pop(), **entry}
+    write_json_atomic(path, {"invocations": [*invocations, entry]}, indent=1)
