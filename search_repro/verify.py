@@ -178,13 +178,13 @@ def _reuse_references(folder: Path, runs: Path, archs: Mapping[str, Architecture
     proxy = json.loads(json.dumps(proxy_from_args(args).describe()))
     recipe = asdict(recipe_from_args(args))
     seeds = set(parse_seeds(args.seeds))
-    copied = other = 0
+    copied, other = 0, []
     for path in sorted(folder.glob("*/seed*.json")):
         run = json.loads(path.read_text())
         if run.get("arch") not in archs or run.get("seed") not in seeds:
             continue
         if run.get("proxy") != proxy or run.get("recipe") != recipe:
-            other += 1
+            other.append(run)
             continue
         target = runs / run["arch"] / f"seed{run['seed']}.json"
         if not target.exists():
@@ -192,8 +192,9 @@ def _reuse_references(folder: Path, runs: Path, archs: Mapping[str, Architecture
             write_json_atomic(target, {**run, "reused_from": f"{path.parent.name}/{path.name}"})
             copied += 1
     print(f"references: reused {copied} run(s) from {folder}"
-          + (f"; {other} run(s) of the same architectures had another proxy or recipe and were "
-             f"not reused" if other else ""))
+          + (f"; {len(other)} run(s) of the same architectures were trained with another proxy "
+             f"or recipe ({other[0].get('proxy')}, {other[0].get('recipe')}) and are not reused: "
+             f"give the options they were trained with" if other else ""))
 
 
 def _missing_runs(runs: Path, archs: Mapping[str, Architecture], seeds: list[int]) -> list:
@@ -461,7 +462,7 @@ def render_markdown(report: dict) -> str:
                                    report["machine"])
     lines = [
         f"Stand-alone: proxy task `{proxy['task']}` at {proxy['resolution']} px, width "
-        f"x{proxy['channel_multiplier']}, {recipe['epochs']:g} epochs, batch "
+        f"x{proxy['channel_multiplier']}, {recipe['epochs']:g} epoch(s), batch "
         f"{recipe['batch_size']}, lr {recipe['lr']}; test accuracy over seeds. Measured latency: "
         f"{lat['resolution']} px, batch {lat['batch']}, "
         + ", ".join(f"{t['key']} {t['threads']} thread(s)" for t in lat["targets"])
@@ -484,8 +485,7 @@ def render_markdown(report: dict) -> str:
         lines.append(f"| `{a}` | {'; '.join(e['roles'])} | {_pct(e['test_accuracy_per_seed'])} | "
                      f"{measured} | " + " | ".join(f"{e['predicted_ms'][lb]:.2f}" for lb in labels)
                      + f" | {e['params'] / 1e6:.2f} | {e['macs'] / 1e6:.0f} |")
-    lines += ["", f"Verdicts (accuracy: {report['noise_rule']}; latency: "
-                  f"{report['latency_rule']}):", "",
+    lines += ["", "Verdicts, pick against the MoGA model it was picked for:", "",
               "| searched on | pick for | accuracy difference (points) | 2 SE | verdict | "
               "measured on the table's runtime (pick / MoGA) |", "|---|---|---|---|---|---|"]
     for p in report["pairs"]:
@@ -501,9 +501,22 @@ def render_markdown(report: dict) -> str:
                      f"{p['accuracy']['threshold'] * 100:.2f} | {p['verdict']}"
                      + (" (same architecture)" if p["same_architecture"] else "")
                      + f" | {speed} |")
-    lines += ["", "Device awareness, measured:", ""]
+    lines += ["", f"- Accuracy: {report['noise_rule']}.", f"- Latency: {report['latency_rule']}.",
+              f"- Picks: {report['pick_rule']}.", "", "Device awareness, measured:", ""]
     lines += [f"- {s}" for s in report["device_awareness_summary"]] or [
-        "- not measurable: it needs picks from searches on tables of two different runtimes"]
+        "- not measurable: it needs picks from searches on tables of two different runtimes, "
+        "both measured"]
+    if report["device_awareness"]:
+        lines += ["", "| pick for | searches (first, second) | on the first's runtime: first / "
+                      "second | on the second's runtime: second / first | accuracy, first - "
+                      "second (points) |", "|---|---|---|---|---|"]
+    for r in report["device_awareness"]:
+        ks, kt = r["own_runtime_keys"]
+        lines.append(f"| {DISPLAY[r['model']]} | {r['searches'][0]}, {r['searches'][1]} | "
+                     + " | ".join(f"{k}: {r[f'on_{k}']['comparison']} "
+                                  f"({r[f'on_{k}']['ratio']:.2f}x)" for k in (ks, kt))
+                     + f" | {r['accuracy']['difference'] * 100:+.2f} ({r['accuracy']['verdict']})"
+                     + (", same architecture" if r["same_architecture"] else "") + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -532,12 +545,12 @@ def plot_report(report: dict, path: Path) -> None:
                         color="black" if search is None else colours[search],
                         label=None if legend in seen else legend)
             seen.add(legend)
-            text = "; ".join(r.split(" on ")[0].replace("pick for ", "\u2192") for r in e["roles"])
+            text = ", ".join(r.split(" on ")[0] for r in e["roles"])
             ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
         ax.set_xlabel(f"measured latency on {key} (ms), median and range of the rounds")
         ax.set_ylabel("stand-alone test accuracy (%), mean \u00b1 SD over seeds")
-        ax.set_title(f"{report['proxy']['task']} {report['proxy']['resolution']} px proxy vs "
-                     f"{key}", fontsize=9)
+        ax.set_title(f"Fashion-MNIST {report['proxy']['task']} {report['proxy']['resolution']} "
+                     f"px proxy (test split) vs measured latency on {key}", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
