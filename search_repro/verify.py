@@ -36,8 +36,9 @@ from moga_zoo.search_space import NAMED_ARCHITECTURES, Architecture
 from .protocol import (parse_seeds, proxy_from_args, recipe_from_args, train_set,
                        training_arguments)
 
-__all__ = ["pick_rule", "verdict", "latency_comparison", "device_awareness", "build_report",
-           "render_markdown", "main", "PICK_RULE", "NOISE_RULE", "NOISE_K"]
+__all__ = ["pick_rule", "architectures", "latency_targets", "verdict", "latency_comparison",
+           "device_awareness", "build_report", "render_markdown", "plot_report", "main",
+           "VerifyError", "PICK_RULE", "NOISE_RULE", "NOISE_K", "LATENCY_RULE"]
 
 DISPLAY = {"moga_a": "MoGA-A", "moga_b": "MoGA-B", "moga_c": "MoGA-C"}
 
@@ -105,7 +106,11 @@ def _load_search(spec: str) -> dict:
         raise VerifyError(f"no front.json in {folder}; give a results folder written by "
                           f"`moga-zoo search`")
     data = json.loads(path.read_text())
-    table_source = table_source or data.get("config", {}).get("artifacts", {}).get("table")
+    if not isinstance(data, dict) or not isinstance(data.get("front"), list):
+        raise VerifyError(f"{path} has no front; give a results folder written by "
+                          f"`moga-zoo search`")
+    artifacts = data.get("config", {}).get("artifacts", {})
+    table_source = table_source or artifacts.get("table")
     if not table_source:
         raise VerifyError(f"{path} names no latency table; give it as {folder}=TABLE")
     table = load_table(table_source)
@@ -122,7 +127,7 @@ def _load_search(spec: str) -> dict:
         "results": Path(folder).name, "table": table_source,
         "table_device": table.data["device"], "table_runtime": table.data["runtime"],
         "resolution": table.resolution, "batch": table.batch,
-        "supernet_sha256": data["config"].get("artifacts", {}).get("supernet_sha256"),
+        "supernet_sha256": artifacts.get("supernet_sha256"),
         "front_size": len(front),
         "picks": pick_rule(front, table.predict),
     }
@@ -232,12 +237,10 @@ def latency_targets(searches: Sequence[dict]) -> list[dict]:
 def _machine(runtimes: Mapping[str, object]) -> dict:
     from search_repro.latency.runtimes import cpu_name
 
-    machine = {"cpu_name": cpu_name(), "torch": torch.__version__}
-    for key, rt in runtimes.items():
-        machine[f"{key}_version"] = rt.version
-        machine[f"{key}_clock"] = rt.clock
-        machine["allocator"] = rt.allocator
-    if torch.cuda.is_available() and any(k.startswith("cuda") for k in runtimes):
+    machine = {"cpu_name": cpu_name(), "torch": torch.__version__,
+               "runtimes": {key: {"name": rt.name, "version": rt.version, "clock": rt.clock,
+                                  "allocator": rt.allocator} for key, rt in runtimes.items()}}
+    if any(rt.device == "cuda" for rt in runtimes.values()):
         machine["gpu_name"] = torch.cuda.get_device_name()
     return machine
 
@@ -319,9 +322,10 @@ def device_awareness(searches: Sequence[dict], accuracy: Mapping[str, Sequence[f
                      rounds: Mapping[str, Mapping[str, Sequence[float]]]) -> list[dict]:
     """For every two searches on tables of different runtimes and every MoGA model both picked
     for: is each search's pick faster on its own table's runtime than the other's pick, and are
-    their accuracies equal within seed noise? ``accuracy``: per-seed values by architecture;
+    their accuracies equal within seed noise? A pair of architectures picked for several models
+    counts once (``models`` lists them). ``accuracy``: per-seed values by architecture;
     ``rounds``: per runtime key, round medians by architecture."""
-    rows = []
+    rows: dict[tuple[str, ...], dict] = {}
     for i, s in enumerate(searches):
         for t in searches[i + 1:]:
             ks, kt = _key(s), _key(t)
@@ -332,14 +336,17 @@ def device_awareness(searches: Sequence[dict], accuracy: Mapping[str, Sequence[f
                 if not ps or not pt:
                     continue
                 a, b = ps["arch"], pt["arch"]
-                rows.append({
-                    "model": name, "searches": [s["label"], t["label"]],
+                if (s["label"], t["label"], a, b) in rows:
+                    rows[s["label"], t["label"], a, b]["models"].append(name)
+                    continue
+                rows[s["label"], t["label"], a, b] = {
+                    "models": [name], "searches": [s["label"], t["label"]],
                     "architectures": [a, b], "same_architecture": a == b,
                     "accuracy": verdict(accuracy[a], accuracy[b]),
                     f"on_{ks}": latency_comparison(rounds[ks][a], rounds[ks][b]),
                     f"on_{kt}": latency_comparison(rounds[kt][b], rounds[kt][a]),
-                    "own_runtime_keys": [ks, kt]})
-    return rows
+                    "own_runtime_keys": [ks, kt]}
+    return list(rows.values())
 
 
 def _key(search: dict) -> str:
@@ -361,11 +368,11 @@ def _awareness_summary(rows: Sequence[dict]) -> list[str]:
             words = [r[f"on_{key}"]["comparison"] for r in group]  # own pick vs the other's
             faster, slower = words.count("faster"), words.count("slower")
             lines.append(f"On {key}, the picks searched on {own} are faster than those searched "
-                         f"on {other} in {faster} of {n} pairs, slower in {slower}, the same "
-                         f"within round spread in {n - faster - slower}.")
+                         f"on {other} in {faster} of {n} pairs of architectures, slower in "
+                         f"{slower}, the same within round spread in {n - faster - slower}.")
         lines.append(f"Accuracy of the two searches' picks: equal within seed noise in {similar} "
-                     f"of {n} pairs" + (f"; {same} pair(s) are the same architecture" if same
-                                        else "") + ".")
+                     f"of {n} pairs of architectures"
+                     + (f"; {same} pair(s) are the same architecture" if same else "") + ".")
     return lines
 
 
@@ -467,9 +474,10 @@ def render_markdown(report: dict) -> str:
         f"{lat['resolution']} px, batch {lat['batch']}, "
         + ", ".join(f"{t['key']} {t['threads']} thread(s)" for t in lat["targets"])
         + f"; median of {lat['rounds']} round medians ({lat['repeats']} runs each, interleaved) "
-        f"on {machine.get('cpu_name', '?')}, torch {machine.get('torch', '?')}"
-        + (f", onnxruntime {machine['cpu-onnxruntime_version']}"
-           if "cpu-onnxruntime_version" in machine else "") + "."
+        f"on {machine['cpu_name']}"
+        + (f" and {machine['gpu_name']}" if "gpu_name" in machine else "") + ", "
+        + ", ".join(sorted({f"{r['name']} {r['version']}"
+                            for r in machine["runtimes"].values()})) + "."
         + ("" if report["same_cpu_as_tables"] else
            " **This is not the CPU the tables were measured on.**"),
         "",
@@ -507,12 +515,13 @@ def render_markdown(report: dict) -> str:
         "- not measurable: it needs picks from searches on tables of two different runtimes, "
         "both measured"]
     if report["device_awareness"]:
-        lines += ["", "| pick for | searches (first, second) | on the first's runtime: first / "
+        lines += ["", "| picks for | searches (first, second) | on the first's runtime: first / "
                       "second | on the second's runtime: second / first | accuracy, first - "
                       "second (points) |", "|---|---|---|---|---|"]
     for r in report["device_awareness"]:
         ks, kt = r["own_runtime_keys"]
-        lines.append(f"| {DISPLAY[r['model']]} | {r['searches'][0]}, {r['searches'][1]} | "
+        lines.append(f"| {', '.join(DISPLAY[m] for m in r['models'])} | "
+                     f"{r['searches'][0]}, {r['searches'][1]} | "
                      + " | ".join(f"{k}: {r[f'on_{k}']['comparison']} "
                                   f"({r[f'on_{k}']['ratio']:.2f}x)" for k in (ks, kt))
                      + f" | {r['accuracy']['difference'] * 100:+.2f} ({r['accuracy']['verdict']})"
@@ -545,14 +554,16 @@ def plot_report(report: dict, path: Path) -> None:
                         color="black" if search is None else colours[search],
                         label=None if legend in seen else legend)
             seen.add(legend)
-            text = ", ".join(r.split(" on ")[0] for r in e["roles"])
+            picked = sorted({r.split(" on ")[0][-1] for r in e["roles"] if r.startswith("pick")})
+            text = ", ".join([r for r in e["roles"] if not r.startswith("pick")]
+                             + (["pick for MoGA-" + "/".join(picked)] if picked else []))
             ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
         ax.set_xlabel(f"measured latency on {key} (ms), median and range of the rounds")
         ax.set_ylabel("stand-alone test accuracy (%), mean \u00b1 SD over seeds")
         ax.set_title(f"Fashion-MNIST {report['proxy']['task']} {report['proxy']['resolution']} "
                      f"px proxy (test split) vs measured latency on {key}", fontsize=9)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     replace_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
@@ -577,7 +588,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     predicted = {s["label"]: dict(zip(archs, load_table(s["table"]).predict(codes).tolist()))
                  for s in picks["searches"]}
     report = build_report(picks, runs, latency, sizes_by_arch, predicted)
-    report["command"] = f"python -m search_repro.verify report --out {args.out}"
+    report["commands"] = {"picks": picks["command"],
+                          "report": f"python -m search_repro.verify report --out {args.out}"}
     folder = Path(args.report_dir or out)
     folder.mkdir(parents=True, exist_ok=True)
     write_json_atomic(folder / "verify.json", report)

@@ -195,7 +195,10 @@ def _fabricated():
                "architectures": archs,
                "rounds": [{k: {a: v * f for a, v in m.items()} for k, m in ms.items()}
                           for f in (1.0, 1.01, 0.99)],
-               "machine": {"cpu_name": "Test CPU", "torch": "2", "cpu-onnxruntime_version": "1"}}
+               "machine": {"cpu_name": "Test CPU", "torch": "2", "runtimes": {
+                   "cpu-torch": {"name": "torch", "version": "2.0", "clock": "thread_cpu"},
+                   "cpu-onnxruntime": {"name": "onnxruntime", "version": "1.9",
+                                       "clock": "thread_cpu"}}}}
     sizes = {a: (5_000_000, 300_000_000) for a in archs}
     predicted = {"torch-table": {a: 1.0 for a in archs}, "ort-table": {a: 2.0 for a in archs}}
     return verify.build_report(picks, runs, latency, sizes, predicted)
@@ -219,15 +222,20 @@ def test_report_verdicts_and_device_awareness():
     assert report["architectures"][TORCH_PICK]["roles"] == [
         "pick for MoGA-A on torch-table", "pick for MoGA-B on torch-table"]
     aware = report["device_awareness"]
-    assert [r["model"] for r in aware] == ["moga_a", "moga_b"]  # MoGA-C: no torch-table pick
+    # one pair of architectures, picked for MoGA-A and B; MoGA-C has no torch-table pick
+    assert [r["models"] for r in aware] == [["moga_a", "moga_b"]]
+    assert aware[0]["architectures"] == [TORCH_PICK, ORT_PICK] and not aware[0]["same_architecture"]
     assert all(r["on_cpu-torch"]["comparison"] == r["on_cpu-onnxruntime"]["comparison"] == "faster"
                for r in aware)
     assert report["device_awareness_summary"] == [
         "On cpu-torch, the picks searched on torch-table are faster than those searched on "
-        "ort-table in 2 of 2 pairs, slower in 0, the same within round spread in 0.",
+        "ort-table in 1 of 1 pairs of architectures, slower in 0, the same within round spread "
+        "in 0.",
         "On cpu-onnxruntime, the picks searched on ort-table are faster than those searched on "
-        "torch-table in 2 of 2 pairs, slower in 0, the same within round spread in 0.",
-        "Accuracy of the two searches' picks: equal within seed noise in 2 of 2 pairs."]
+        "torch-table in 1 of 1 pairs of architectures, slower in 0, the same within round spread "
+        "in 0.",
+        "Accuracy of the two searches' picks: equal within seed noise in 1 of 1 pairs of "
+        "architectures."]
     assert report["same_cpu_as_tables"]
 
 
@@ -242,12 +250,15 @@ def test_report_markdown_and_plot(tmp_path):
     row = next(line for line in lines if line.startswith(f"| `{MOGA_A}`"))
     assert ("| MoGA-A | 71.00 ± 1.00 (n=3) | 6.00 (5.94–6.06) | 20.00 (19.80–20.20) | 1.00 | "
             "2.00 | 5.00 | 300 |") in row
-    assert ("| MoGA-B | torch-table, ort-table | cpu-torch: faster (0.67x) | cpu-onnxruntime: "
-            "faster (0.68x) | +0.00 (equal within seed noise) |") in text
+    assert ("| MoGA-A, MoGA-B | torch-table, ort-table | cpu-torch: faster (0.67x) | "
+            "cpu-onnxruntime: faster (0.68x) | +0.00 (equal within seed noise) |") in text
     assert "| torch-table | MoGA-A | +4.00 | 1.63 | better | faster (0.50x) |" in text
     assert "| torch-table | MoGA-C | – | – | no pick: no front member" in text
     assert "- On cpu-onnxruntime, the picks searched on ort-table are faster" in text
+    assert "interleaved) on Test CPU, onnxruntime 1.9, torch 2.0." in text
     assert "not the CPU" not in text
+    other = {**report, "same_cpu_as_tables": False}
+    assert "**This is not the CPU the tables were measured on.**" in verify.render_markdown(other)
     verify.plot_report(report, tmp_path / "v.png")
     assert (tmp_path / "v.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -271,6 +282,10 @@ def test_run_end_to_end_resumes_and_reuses_references(tmp_path, capsys):
             (refs / name / f"seed{seed}.json").write_text(json.dumps(
                 {"arch": str(arch), "seed": seed, "test_accuracy": 0.5 + 0.01 * seed,
                  "params": 1, "macs": 1, "proxy": proxy, "recipe": recipe}))
+    (refs / "aa_old").mkdir()  # MoGA-C under another recipe: never reused
+    (refs / "aa_old" / "seed1.json").write_text(json.dumps(
+        {"arch": str(MOGA_C), "seed": 1, "test_accuracy": 0.99, "params": 1, "macs": 1,
+         "proxy": proxy, "recipe": {**recipe, "epochs": 3.0}}))
     out = tmp_path / "v"
     args = ["run", str(res), "--out", str(out), "--data-root", str(fm),
             "--references", str(refs), *FAST, *LATENCY]
@@ -279,11 +294,16 @@ def test_run_end_to_end_resumes_and_reuses_references(tmp_path, capsys):
     assert len(runs) == 8  # MoGA-A/B/C copied from the references, the one pick trained
     moga = json.loads((out / "runs" / str(MOGA_B) / "seed1.json").read_text())
     assert moga["reused_from"] == "moga_b/seed1.json"
+    assert json.loads((out / "runs" / str(MOGA_C) / "seed1.json").read_text())[
+        "test_accuracy"] == 0.51
+    assert "1 run(s) of the same architectures were trained with another" in \
+        capsys.readouterr().out
     trained = json.loads((out / "runs" / TORCH_PICK / "seed0.json").read_text())
     assert "reused_from" not in trained and trained["recipe"] == recipe
     latency = json.loads((out / "latency.json").read_text())
     assert len(latency["rounds"]) == 2 and latency["machine"]["torch"]
-    assert latency["machine"]["cpu_name"] and latency["machine"]["cpu-torch_clock"] == "thread_cpu"
+    assert latency["machine"]["cpu_name"]
+    assert latency["machine"]["runtimes"]["cpu-torch"]["clock"] == "thread_cpu"
     report = json.loads((out / "verify.json").read_text())
     assert [p["verdict"] in ("better", "worse", "equal within seed noise")
             for p in report["pairs"]] == [True] * 3
