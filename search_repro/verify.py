@@ -248,7 +248,7 @@ def _machine(runtimes: Mapping[str, object]) -> dict:
 def cmd_latency(args: argparse.Namespace) -> int:
     from search_repro.latency.blocks import build_model
     from search_repro.latency.measure import measure_interleaved
-    from search_repro.latency.runtimes import cpu_name, get_runtime
+    from search_repro.latency.runtimes import get_runtime
 
     out = Path(args.out)
     picks = _read_picks(out)
@@ -267,9 +267,10 @@ def cmd_latency(args: argparse.Namespace) -> int:
                               f"runtimes ({', '.join(t['key'] for t in targets)})")
         targets = [t for t in targets if t["key"] in wanted]
     archs = architectures(picks)
+    runtimes = {t["key"]: get_runtime(t["runtime"], t["device"], t["threads"]) for t in targets}
     identity = {"settings": {"resolution": resolution, "batch": batch, "warmup": args.warmup,
                              "repeats": args.repeats, "seed": args.seed},
-                "targets": targets, "architectures": list(archs), "cpu_name": cpu_name()}
+                "targets": targets, "architectures": list(archs), "machine": _machine(runtimes)}
     target = out / "latency.json"
     state = json.loads(target.read_text()) if target.is_file() else {**identity, "rounds": []}
     differs = [k for k in identity if state.get(k) != identity[k]]
@@ -280,11 +281,9 @@ def cmd_latency(args: argparse.Namespace) -> int:
         print(f"latency: {len(state['rounds'])} rounds already in {target}")
         return 0
     shape = (batch, 3, resolution, resolution)
-    runtimes = {t["key"]: get_runtime(t["runtime"], t["device"], t["threads"]) for t in targets}
     print(f"latency: building {len(archs)} x {len(runtimes)} timed models ...", flush=True)
     timers = {f"{key}|{a}": rt.timer(build_model(arch), shape)
               for key, rt in runtimes.items() for a, arch in archs.items()}
-    state["machine"] = _machine(runtimes)
     while len(state["rounds"]) < args.rounds:
         r = len(state["rounds"])
         tic = time.monotonic()
@@ -440,7 +439,7 @@ def build_report(picks: dict, runs: Mapping[str, Sequence[dict]], latency: dict,
             pairs.append(row)
     aware = device_awareness(searches, accuracy, rounds)
     first = next(iter(runs.values()))[0]
-    machine = latency.get("machine", {})
+    machine = latency["machine"]
     return {
         "pick_rule": PICK_RULE, "noise_rule": NOISE_RULE, "latency_rule": LATENCY_RULE,
         "proxy": first["proxy"], "recipe": first["recipe"],
