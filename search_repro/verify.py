@@ -122,14 +122,17 @@ def _load_search(spec: str) -> dict:
             raise VerifyError(f"the latencies in {path} were not predicted by table "
                               f"{table_source}; give the table the search used as "
                               f"{folder}=TABLE")
+    picks = pick_rule(front, table.predict)
+    scored = {r.get("set"): r.get("accuracy") for r in data.get("references", [])}
+    for name, entry in picks.items():
+        entry["model_supernet_accuracy"] = scored.get(name)
     return {
         "label": Path(table_source).stem if Path(table_source).suffix else table_source,
         "results": Path(folder).name, "table": table_source,
         "table_device": table.data["device"], "table_runtime": table.data["runtime"],
         "resolution": table.resolution, "batch": table.batch,
         "supernet_sha256": artifacts.get("supernet_sha256"),
-        "front_size": len(front),
-        "picks": pick_rule(front, table.predict),
+        "front_size": len(front), "picks": picks,
     }
 
 
@@ -380,6 +383,9 @@ def _awareness_summary(rows: Sequence[dict]) -> list[str]:
 def _load_runs(runs: Path, archs: Mapping[str, Architecture], out: Path) -> dict[str, list]:
     loaded = {a: sorted((json.loads(p.read_text()) for p in (runs / a).glob("seed*.json")),
                         key=lambda r: r["seed"]) for a in archs}
+    foreign = [a for a, rs in loaded.items() if any(r["arch"] != a for r in rs)]
+    if foreign:
+        raise VerifyError(f"{runs / foreign[0]} holds runs of another architecture")
     short = [a for a, rs in loaded.items() if len(rs) < 2]
     if short:
         raise VerifyError(f"{len(short)} architecture(s) have fewer than 2 finished seeds in "
@@ -432,7 +438,10 @@ def build_report(picks: dict, runs: Mapping[str, Sequence[dict]], latency: dict,
             if p["pick"]:
                 pick, model = p["pick"]["arch"], str(NAMED_ARCHITECTURES[name])
                 acc = verdict(accuracy[pick], accuracy[model])
+                supernet = p["pick"]["supernet_accuracy"], p.get("model_supernet_accuracy")
                 row.update(pick=pick, same_architecture=pick == model, accuracy=acc,
+                           supernet_difference=(None if supernet[1] is None
+                                                else supernet[0] - supernet[1]),
                            verdict=acc["verdict"], own_runtime=_key(s) if _key(s) in keys else None,
                            latency={k: latency_comparison(rounds[k][pick], rounds[k][model])
                                     for k in keys})
@@ -493,17 +502,20 @@ def render_markdown(report: dict) -> str:
                      f"{measured} | " + " | ".join(f"{e['predicted_ms'][lb]:.2f}" for lb in labels)
                      + f" | {e['params'] / 1e6:.2f} | {e['macs'] / 1e6:.0f} |")
     lines += ["", "Verdicts, pick against the MoGA model it was picked for:", "",
-              "| searched on | pick for | accuracy difference (points) | 2 SE | verdict | "
-              "measured on the table's runtime (pick / MoGA) |", "|---|---|---|---|---|---|"]
+              "| searched on | pick for | supernet score difference (points) | stand-alone "
+              "accuracy difference (points) | 2 SE | verdict | measured on the table's runtime "
+              "(pick / MoGA) |", "|---|---|---|---|---|---|---|"]
     for p in report["pairs"]:
         if p["pick"] is None:
-            lines.append(f"| {p['search']} | {DISPLAY[p['model']]} | – | – | no pick: "
+            lines.append(f"| {p['search']} | {DISPLAY[p['model']]} | – | – | – | no pick: "
                          f"{p['reason']} | – |")
             continue
         own = p["own_runtime"]
         speed = (f"{p['latency'][own]['comparison']} ({p['latency'][own]['ratio']:.2f}x)"
                  if own else "not measured")
-        lines.append(f"| {p['search']} | {DISPLAY[p['model']]} | "
+        supernet = ("–" if p["supernet_difference"] is None
+                    else f"{p['supernet_difference'] * 100:+.2f}")
+        lines.append(f"| {p['search']} | {DISPLAY[p['model']]} | {supernet} | "
                      f"{p['accuracy']['difference'] * 100:+.2f} | "
                      f"{p['accuracy']['threshold'] * 100:.2f} | {p['verdict']}"
                      + (" (same architecture)" if p["same_architecture"] else "")

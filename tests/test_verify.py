@@ -91,7 +91,8 @@ def _results(folder, table="cpu-torch-224-b1-t1", members=((0, 0.9),)):
                       "params": 1, "macs": 1})
     folder.mkdir(parents=True)
     (folder / "front.json").write_text(json.dumps(
-        {"config": {"artifacts": {"table": table, "supernet_sha256": "ab"}}, "front": front}))
+        {"config": {"artifacts": {"table": table, "supernet_sha256": "ab"}}, "front": front,
+         "references": [{"set": "moga_a", "accuracy": 0.8}]}))
     return folder
 
 
@@ -102,6 +103,8 @@ def test_picks_command_checks_the_table_against_the_front(tmp_path, capsys):
     (search,) = picks["searches"]
     assert search["label"] == "cpu-torch-224-b1-t1" and search["table_runtime"]["name"] == "torch"
     assert {p["pick"]["arch"] for p in search["picks"].values()} == {"e3k3-" * 13 + "e3k3"}
+    assert search["picks"]["moga_a"]["model_supernet_accuracy"] == 0.8
+    assert search["picks"]["moga_b"]["model_supernet_accuracy"] is None
     capsys.readouterr()
     # the front's latencies are not the onnxruntime table's: refused, one line, exit 2
     assert verify.main(["picks", f"{res}=cpu-onnxruntime-224-b1-t1",
@@ -162,6 +165,7 @@ def _search(label, runtime, picks):
             "table_runtime": {"name": runtime, "version": "1"}, "resolution": 224, "batch": 1,
             "supernet_sha256": "ab", "front_size": 3,
             "picks": {name: {"model": name, "model_latency_ms": 10.0, "qualifying": int(bool(a)),
+                             "model_supernet_accuracy": 0.75 if runtime == "torch" else None,
                              "pick": {"arch": a, "codes": [], "supernet_accuracy": 0.8,
                                       "latency_ms": 9.0} if a else None,
                              "reason": None if a else "no front member is predicted at or "
@@ -252,8 +256,9 @@ def test_report_markdown_and_plot(tmp_path):
             "2.00 | 5.00 | 300 |") in row
     assert ("| MoGA-A, MoGA-B | torch-table, ort-table | cpu-torch: faster (0.67x) | "
             "cpu-onnxruntime: faster (0.68x) | +0.00 (equal within seed noise) |") in text
-    assert "| torch-table | MoGA-A | +4.00 | 1.63 | better | faster (0.50x) |" in text
-    assert "| torch-table | MoGA-C | – | – | no pick: no front member" in text
+    assert "| torch-table | MoGA-A | +5.00 | +4.00 | 1.63 | better | faster (0.50x) |" in text
+    assert "| ort-table | MoGA-C | – | +0.00 | 1.63 | equal within seed noise |" in text
+    assert "| torch-table | MoGA-C | – | – | – | no pick: no front member" in text
     assert "- On cpu-onnxruntime, the picks searched on ort-table are faster" in text
     assert "interleaved) on Test CPU, onnxruntime 1.9, torch 2.0." in text
     assert "not the CPU" not in text
