@@ -38,7 +38,8 @@ from .proxy import ProxySpec, capacity_ladder, reference_architectures
 from .standalone import Recipe, train_standalone
 from .supernet.evaluator import EvaluatorSettings
 
-__all__ = ["pilot_summary", "noise_ceiling", "bootstrap_tau", "main"]
+__all__ = ["train_set", "training_arguments", "proxy_from_args", "recipe_from_args",
+           "parse_seeds", "pilot_summary", "noise_ceiling", "bootstrap_tau", "main"]
 
 
 def _device(name: str) -> torch.device:
@@ -49,7 +50,8 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _seeds(text: str) -> list[int]:
+def parse_seeds(text: str) -> list[int]:
+    """``--seeds`` (``0,1,2``) as a list; a bad value is a one-line exit."""
     try:
         seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
@@ -69,7 +71,8 @@ def _shard(text: str) -> tuple[int, int]:
     return index, count
 
 
-def _proxy(args: argparse.Namespace) -> ProxySpec:
+def proxy_from_args(args: argparse.Namespace) -> ProxySpec:
+    """The proxy that :func:`training_arguments` describes."""
     return ProxySpec(task=args.task, resolution=args.resolution,
                      channel_multiplier=args.channel_multiplier,
                      search_val_size=args.search_val_size,
@@ -77,13 +80,19 @@ def _proxy(args: argparse.Namespace) -> ProxySpec:
                         if args.strides else {}))
 
 
-def _train_set(label: str, folder: Path, archs: dict, args: argparse.Namespace) -> int:
-    """Train every (seed, architecture) of this shard not yet in ``folder``; one JSON per run."""
+def recipe_from_args(args: argparse.Namespace) -> Recipe:
+    """The stand-alone recipe that :func:`training_arguments` describes."""
+    return Recipe(**{f.name: getattr(args, f.name) for f in fields(Recipe)})
+
+
+def train_set(label: str, folder: Path, archs: dict, args: argparse.Namespace) -> int:
+    """Train every (seed, architecture) of this shard not yet in ``folder``; one JSON per run
+    (``folder/<name>/seed<k>.json``). ``args`` holds the options of :func:`training_arguments`."""
     torch.set_num_threads(args.threads)
-    proxy = _proxy(args)
-    recipe = Recipe(**{f.name: getattr(args, f.name) for f in fields(Recipe)})
+    proxy = proxy_from_args(args)
+    recipe = recipe_from_args(args)
     shard, shards = _shard(args.shard)
-    jobs = list(itertools.product(_seeds(args.seeds), archs))  # seed-major: seeds complete in turn
+    jobs = list(itertools.product(parse_seeds(args.seeds), archs))  # seed-major: seeds in turn
     todo = [(seed, name) for i, (seed, name) in enumerate(jobs)
             if i % shards == shard and not (folder / name / f"seed{seed}.json").exists()]
     if not todo:
@@ -110,19 +119,19 @@ def _train_set(label: str, folder: Path, archs: dict, args: argparse.Namespace) 
 
 
 def cmd_pilot(args: argparse.Namespace) -> int:
-    return _train_set(f"pilot {args.name}", Path(args.out) / "pilots" / args.name,
-                      capacity_ladder(args.ladder), args)
+    return train_set(f"pilot {args.name}", Path(args.out) / "pilots" / args.name,
+                     capacity_ladder(args.ladder), args)
 
 
 def cmd_references(args: argparse.Namespace) -> int:
-    return _train_set("references", Path(args.out) / "references", reference_architectures(),
-                      args)
+    return train_set("references", Path(args.out) / "references", reference_architectures(),
+                     args)
 
 
 def cmd_supernet(args: argparse.Namespace) -> int:
     from .supernet.train import TrainConfig, train_supernet
 
-    proxy = _proxy(args)
+    proxy = proxy_from_args(args)
     cfg = TrainConfig(out=str(Path(args.out) / "supernet"), data_root=args.data_root or None,
                       steps=args.steps,
                       batch_size=args.batch_size, lr=args.lr,
@@ -435,8 +444,10 @@ def _data_arguments(p: argparse.ArgumentParser) -> None:
                    help="training images held out for scoring")
 
 
-def _training_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="runs/protocol", help="results folder (default runs/protocol)")
+def training_arguments(p: argparse.ArgumentParser, out: str = "runs/protocol") -> None:
+    """Options of stand-alone training (proxy, recipe, seeds, shard, device): see
+    :func:`train_set`."""
+    p.add_argument("--out", default=out, help=f"results folder (default {out})")
     p.add_argument("--task", default=ProxySpec.task, help="plain, canvas or canvas:clutter=N,...")
     p.add_argument("--resolution", type=int, default=ProxySpec.resolution)
     p.add_argument("--strides", default="", help="14 comma-separated strides (default: the "
@@ -462,11 +473,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("pilot", help="train a capacity ladder on a candidate proxy")
     p.add_argument("--name", required=True, help="the pilot's name (its folder)")
     p.add_argument("--ladder", type=int, default=6, help="architectures on the ladder")
-    _training_arguments(p)
+    training_arguments(p)
     p.set_defaults(func=cmd_pilot)
     p = sub.add_parser("references", help="train the ranking references (12 architectures "
                        "spread by capacity, and MoGA-A/B/C)")
-    _training_arguments(p)
+    training_arguments(p)
     p.set_defaults(func=cmd_references)
     t = sub.add_parser("supernet", help="train the supernet on the proxy (resumable: run the "
                        "same command again)")
