@@ -31,6 +31,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from moga_zoo.errors import MogaZooError, UsageError, one_line
 from moga_zoo.fileio import write_json_atomic
 
 from .data import load_splits
@@ -46,7 +47,7 @@ def _device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("error: --device cuda was asked for but no CUDA device is visible")
+        raise UsageError("--device cuda was asked for but no CUDA device is visible")
     return torch.device(name)
 
 
@@ -55,9 +56,9 @@ def parse_seeds(text: str) -> list[int]:
     try:
         seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise SystemExit(f"error: --seeds takes comma-separated integers, got {text!r}") from None
+        raise UsageError(f"--seeds takes comma-separated integers, got {text!r}") from None
     if not seeds:
-        raise SystemExit("error: --seeds is empty")
+        raise UsageError("--seeds is empty")
     return seeds
 
 
@@ -65,9 +66,9 @@ def _shard(text: str) -> tuple[int, int]:
     try:
         index, count = (int(v) for v in text.split("/"))
     except ValueError:
-        raise SystemExit(f"error: --shard takes I/N, got {text!r}") from None
+        raise UsageError(f"--shard takes I/N, got {text!r}") from None
     if not 0 <= index < count:
-        raise SystemExit(f"error: --shard I/N needs 0 <= I < N, got {text!r}")
+        raise UsageError(f"--shard I/N needs 0 <= I < N, got {text!r}")
     return index, count
 
 
@@ -147,7 +148,7 @@ def cmd_supernet(args: argparse.Namespace) -> int:
 def _checkpoint(args: argparse.Namespace) -> Path:
     path = Path(args.checkpoint or Path(args.out) / "supernet" / "supernet.safetensors")
     if not path.is_file():
-        raise SystemExit(f"error: no supernet at {path}; train one with `python -m "
+        raise UsageError(f"no supernet at {path}; train one with `python -m "
                          f"search_repro.protocol supernet --out {args.out}` or pass --checkpoint")
     return path
 
@@ -279,15 +280,15 @@ def _load_references(folder: Path) -> dict[str, list[dict]]:
             for n in archs}
     missing = [n for n, r in runs.items() if not r]
     if missing:
-        raise SystemExit(f"error: references missing in {folder}: {', '.join(missing)}; run "
+        raise UsageError(f"references missing in {folder}: {', '.join(missing)}; run "
                          f"`python -m search_repro.protocol references` first")
     seeds = {n: sorted(r["seed"] for r in rs) for n, rs in runs.items()}
     if len({tuple(v) for v in seeds.values()}) != 1:
-        raise SystemExit(f"error: the references have different seeds ({seeds}); finish "
+        raise UsageError(f"the references have different seeds ({seeds}); finish "
                          f"`python -m search_repro.protocol references` first")
     for n, rs in runs.items():
         if any(r["arch"] != str(archs[n]) for r in rs):
-            raise SystemExit(f"error: {folder / n} holds runs of another architecture")
+            raise UsageError(f"{folder / n} holds runs of another architecture")
     return {n: sorted(rs, key=lambda r: r["seed"]) for n, rs in runs.items()}
 
 
@@ -406,7 +407,7 @@ def _load_pilot(folder: Path) -> dict[str, list[dict]]:
 def cmd_pilot_report(args: argparse.Namespace) -> int:
     root = Path(args.out) / "pilots"
     if not root.is_dir():
-        raise SystemExit(f"error: no pilots in {root}; run `python -m search_repro.protocol "
+        raise UsageError(f"no pilots in {root}; run `python -m search_repro.protocol "
                          f"pilot --out {args.out}` first")
     report = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -521,7 +522,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--json", default="", help="also write the summary to this JSON file")
     r.set_defaults(func=cmd_pilot_report)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except MogaZooError as e:
+        print(f"{parser.prog} {args.command}: error: {one_line(e)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -72,8 +72,6 @@ def _load_evaluator(args: argparse.Namespace, table: Any) -> tuple[Any, dict[str
     from search_repro.supernet.report import data_name
 
     if args.supernet:
-        if not Path(args.supernet).is_file():
-            raise MissingFileError(f"no supernet checkpoint at {args.supernet}")
         evaluator = SupernetEvaluator.from_checkpoint(args.supernet, data_root=args.data_root)
     else:
         evaluator = load_bundled_evaluator()
@@ -152,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     if args.data_root and not args.supernet:
         raise UsageError("--data-root only applies to a --supernet checkpoint")
+    if args.supernet and not Path(args.supernet).is_file():
+        raise MissingFileError(f"no supernet checkpoint at {args.supernet}")
     args.table = args.table or DEFAULT_TABLE
     table = load_table(args.table)
     config = _config(args)  # settings and budgets are checked before the slow supernet load

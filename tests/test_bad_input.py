@@ -172,7 +172,13 @@ CASES = [
     case("supernet-train-out-is-file", "supernet", "train", "--out", f"{W}/text.jpg",
          needle=r"--out .*text.jpg exists and is not a folder"),
     case("supernet-train-steps-text", "supernet", "train", "--out", f"{W}/run", "--steps", "many",
-         needle=r"--steps: invalid int value: 'many'"),
+         needle=r"--steps: expected an integer, got 'many'"),
+    # --- cache --------------------------------------------------------------------------------
+    case("cache-bound-not-a-number", "cache", needle=r"MOGA_ZOO_CACHE_MAX_MB must be a number",
+         MOGA_ZOO_CACHE_MAX_MB="lots"),
+    case("cache-bound-negative", "cache", needle=r"MOGA_ZOO_CACHE_MAX_MB must be >= 0",
+         MOGA_ZOO_CACHE_MAX_MB="-5"),
+    case("cache-unknown-action", "cache", "purge", needle=r"invalid choice: 'purge'"),
     # --- search (classes 4, 5) ------------------------------------------------------------------
     case("search-out-is-file", "search", "--out", f"{W}/text.jpg", needle=r"--out .*text.jpg exists and is not"),
     case("search-pop-size", "search", "--pop-size", "2", "--out", f"{W}/s", needle=r"pop_size is too small"),

@@ -44,7 +44,7 @@ def test_no_zoo_module_imports_the_reproduction():
 def test_the_import_scan_sees_relative_and_absolute_imports():
     assert "moga_zoo.fileio" in _imported_modules(PACKAGE / "weights" / "integrity.py")
     assert "moga_zoo.inference.export" in _imported_modules(PACKAGE / "inference" / "runtimes.py")
-    assert "moga_zoo" in _imported_modules(PACKAGE / "inference" / "runtimes.py")  # from .. import
+    assert "moga_zoo" in _imported_modules(PACKAGE / "inference" / "cache.py")  # from .. import
     assert "moga_zoo.builder" in _imported_modules(PACKAGE / "__init__.py")  # from .builder import
 
 

@@ -105,9 +105,6 @@ def test_format_errors(model, tmp_path):
         export_model(model, tmp_path / "m.pt", opset=13)
 
 
-@pytest.mark.xfail(strict=True, reason="export_model writes through tempfile.mkstemp (mode 0600); "
-                                       "fixed when moga_zoo/inference/export.py moves the file "
-                                       "into place with moga_zoo.fileio.replace_atomic")
 def test_exported_file_gets_the_usual_permissions(onnx_file):
     umask = os.umask(0)
     os.umask(umask)

@@ -13,6 +13,7 @@ from functools import lru_cache
 import torch
 import torch.nn as nn
 
+from moga_zoo.errors import UsageError
 from moga_zoo.builder import build_moga
 from moga_zoo.search_space import CHOICES, NUM_LAYERS, Architecture, block_path
 
@@ -33,7 +34,7 @@ def check_resolution(resolution: int) -> None:
     """The network downsamples 32x: refuse any other input side with a clear message."""
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 32 \
             or resolution % 32:
-        raise ValueError(
+        raise UsageError(
             f"resolution must be a positive multiple of 32 (e.g. 224), got {resolution!r}")
 
 

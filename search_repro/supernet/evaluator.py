@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from moga_zoo.errors import MissingFileError, UsageError
 from moga_zoo.search_space import NUM_LAYERS, Architecture, check_codes, space_hash
 
 from .checkpoint import load_supernet
@@ -77,7 +78,7 @@ class SupernetEvaluator:
                  val_labels: torch.Tensor, settings: EvaluatorSettings = EvaluatorSettings(),
                  source: dict | None = None, channels_last: bool = True) -> None:
         if len(calib_images) < settings.calib_batches * settings.calib_batch_size:
-            raise ValueError(f"need {settings.calib_batches * settings.calib_batch_size} "
+            raise UsageError(f"need {settings.calib_batches * settings.calib_batch_size} "
                              f"calibration images, got {len(calib_images)}")
         # channels_last: faster depthwise convolutions on CPU (benchmarks/supernet_step.py)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -115,11 +116,11 @@ class SupernetEvaluator:
                            train["seed"], train.get("task", "plain"))
         if data.num_classes != supernet.config["num_classes"] or \
                 data.in_chans != supernet.config["in_chans"]:
-            raise ValueError(f"{path} was trained for {supernet.config['num_classes']} classes, "
+            raise UsageError(f"{path} was trained for {supernet.config['num_classes']} classes, "
                              f"{supernet.config['in_chans']} channels; the data at "
                              f"{data.source} has {data.num_classes} and {data.in_chans}")
         if cfg.val_size > len(data.search_val):
-            raise ValueError(f"val_size {cfg.val_size} exceeds the search-validation split "
+            raise UsageError(f"val_size {cfg.val_size} exceeds the search-validation split "
                              f"({len(data.search_val)} images)")
         n_calib = cfg.calib_batches * cfg.calib_batch_size
         calib_idx = np.random.default_rng(cfg.calib_seed).choice(len(data.train), n_calib,
@@ -208,6 +209,6 @@ class SupernetEvaluator:
 def load_bundled_evaluator(**settings) -> SupernetEvaluator:
     """Evaluator of the bundled Fashion-MNIST proxy supernet (see docs/supernet.md)."""
     if not os.path.isfile(BUNDLED_CHECKPOINT):
-        raise FileNotFoundError(f"bundled supernet {BUNDLED_CHECKPOINT} is missing; reinstall "
+        raise MissingFileError(f"bundled supernet {BUNDLED_CHECKPOINT} is missing; reinstall "
                                 f"moga_zoo or train one with `moga-zoo supernet train`")
     return SupernetEvaluator.from_checkpoint(BUNDLED_CHECKPOINT, **settings)

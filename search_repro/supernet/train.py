@@ -23,6 +23,9 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
+from moga_zoo.cli.options import (add_dataclass_options, dataclass_from_args, non_negative_int,
+                                  positive_int)
+from moga_zoo.errors import MogaZooError, UsageError
 from moga_zoo.fileio import write_text_atomic
 from moga_zoo.search_space import check_strides, space_hash
 from search_repro.data import load_splits
@@ -79,7 +82,7 @@ class StepBatchSampler(Sampler[list[int]]):
         self.start, self.rank, self.world_size = start, rank, world_size
         self.per_epoch = n // (batch_size * world_size)
         if self.per_epoch < 1:
-            raise ValueError(f"{n} training images are fewer than one global batch "
+            raise UsageError(f"{n} training images are fewer than one global batch "
                              f"({batch_size} x {world_size} processes); lower --batch-size")
 
     def __len__(self) -> int:
@@ -111,9 +114,9 @@ def _setup_distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
     if cfg.device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"--device must be auto, cpu or cuda, got {cfg.device!r}")
+        raise UsageError(f"--device must be auto, cpu or cuda, got {cfg.device!r}")
     if use_cuda and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but no CUDA device is visible")
+        raise UsageError("--device cuda was asked for but no CUDA device is visible")
     if world > 1:
         dist.init_process_group("nccl" if use_cuda else "gloo")
     rank = dist.get_rank() if world > 1 else 0
@@ -160,7 +163,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> Pat
     if state_path.is_file():
         state = load_state(state_path)
         if state["config"] != _resumable(cfg) or state["space_hash"] != space_hash():
-            raise ValueError(f"{state_path} was written by a different training config; use "
+            raise UsageError(f"{state_path} was written by a different training config; use "
                              f"another --out or the same settings "
                              f"({json.dumps(state['config'], sort_keys=True)})")
         supernet.load_state_dict(state["model"])
@@ -236,26 +239,19 @@ def _resumable(cfg: TrainConfig) -> dict:
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    d = TrainConfig(out="")
-    p.add_argument("--out", required=True, help="output folder (state.pt, log.jsonl, "
-                   "supernet.safetensors + .json)")
-    p.add_argument("--data-root", default=None, help="train/ + val/ class folders, or the "
-                   "Fashion-MNIST files (default: the Debian dataset-fashion-mnist files)")
-    for name in ("steps", "batch_size", "lr", "momentum", "weight_decay", "clip_grad_norm",
-                 "coupled_warmup_steps",
-                 "channel_multiplier", "resolution", "search_val_size", "seed", "save_every",
-                 "max_minutes", "threads", "device", "workers"):
-        value = getattr(d, name)
-        p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value,
-                       help=f"default {value}")
-    p.add_argument("--task", default=d.task, help="Fashion-MNIST task: plain or canvas (see "
-                   "docs/supernet.md)")
-    p.add_argument("--strides", type=_strides, default=None, metavar="S1,...,S14",
-                   help="the searchable layers' strides (default: MoGA's 2,1,2,1,1,2,1,1,1,1,1,"
-                   "2,1,1)")
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
-                   default=d.channels_last, help="channels_last memory format (default on; "
-                   "benchmarks/supernet_step.py measures the speed-up)")
+    """One option per :class:`TrainConfig` field."""
+    add_dataclass_options(p, TrainConfig, help_text={
+        "out": "output folder (state.pt, log.jsonl, supernet.safetensors + .json)",
+        "data_root": "train/ + val/ class folders, or the Fashion-MNIST files (default: the "
+                     "Debian dataset-fashion-mnist files)",
+        "task": "Fashion-MNIST task: plain or canvas (see docs/supernet.md)",
+        "strides": "the searchable layers' 14 strides, comma-separated (default: MoGA's "
+                   "2,1,2,1,1,2,1,1,1,1,1,2,1,1)",
+        "channels_last": "channels_last memory format (benchmarks/supernet_step.py measures the "
+                         "speed-up)",
+    }, parsers={"strides": _strides, "steps": positive_int, "batch_size": positive_int,
+                "save_every": positive_int, "threads": non_negative_int,
+                "workers": non_negative_int, "coupled_warmup_steps": non_negative_int})
 
 
 def _strides(text: str) -> tuple[int, ...]:
@@ -266,7 +262,7 @@ def _strides(text: str) -> tuple[int, ...]:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    return dataclass_from_args(TrainConfig, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -276,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         train_supernet(config_from_args(args))
-    except ValueError as e:
+    except MogaZooError as e:
         parser.exit(2, f"error: {e}\n")
     return 0
 
