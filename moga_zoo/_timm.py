@@ -12,12 +12,10 @@ from timm.models._efficientnet_builder import (
     resolve_bn_args,
     round_channels,
 )
-from timm.models._registry import generate_default_cfgs, register_model
 from timm.models.mobilenetv3 import MobileNetV3, MobileNetV3Features
 
 __all__ = [
     "EfficientNetBuilder", "MobileNetV3", "MobileNetV3Features", "SqueezeExcite",
-    "build_model_with_cfg", "decode_arch_def", "generate_default_cfgs",
-    "pretrained_cfg_for_features", "register_model", "resolve_act_layer", "resolve_bn_args",
-    "round_channels",
+    "build_model_with_cfg", "decode_arch_def", "pretrained_cfg_for_features", "resolve_act_layer",
+    "resolve_bn_args", "round_channels",
 ]

@@ -5,12 +5,12 @@ from functools import partial
 from typing import Any, Sequence
 
 import torch.nn as nn
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 from . import _timm
+from .models import imagenet_cfg
 from .search_space import SKELETON, STAGE_SIZES, Architecture, Choice, LayerSpec
 
-__all__ = ["layer_block_string", "arch_def", "model_kwargs", "build_moga", "imagenet_cfg"]
+__all__ = ["layer_block_string", "arch_def", "model_kwargs", "build_moga"]
 
 #: timm's MobileNetV3 stem is a fixed 3x3 stride-2 conv; the skeleton must say the same.
 _TIMM_STEM = {"kernel": 3, "stride": 2}
@@ -56,19 +56,6 @@ def arch_def(arch: Architecture, strides: "Sequence[int] | None" = None) -> list
     return stages
 
 
-def imagenet_cfg(**overrides: Any) -> dict[str, Any]:
-    """Pretrained-config fields shared by every MoGA model (the authors' eval transform)."""
-    return {
-        "num_classes": 1000, "input_size": (3, 224, 224), "pool_size": (7, 7),
-        "crop_pct": 0.875, "interpolation": "bilinear",
-        "mean": IMAGENET_DEFAULT_MEAN, "std": IMAGENET_DEFAULT_STD,
-        "first_conv": "conv_stem", "classifier": "classifier",
-        "paper_ids": "arXiv:1908.01314", "paper_name": "MoGA: Searching Beyond MobileNetV3",
-        "license": "apache-2.0",
-        **overrides,
-    }
-
-
 def model_kwargs(arch: Architecture, channel_multiplier: float = 1.0,
                  strides: "Sequence[int] | None" = None, **kwargs: Any) -> dict[str, Any]:
     """Keyword arguments for timm's ``MobileNetV3`` that make ``arch`` exactly."""
@@ -105,9 +92,9 @@ def build_moga(
     """Build ``arch`` as a timm ``MobileNetV3`` (or ``MobileNetV3Features`` with ``features_only``).
 
     ``variant`` names a registered model (``moga_a``) whose pretrained config timm resolves; for
-    other architectures pass ``pretrained_cfg`` or get :func:`imagenet_cfg`. ``strides`` sets
-    the searchable layers' stride schedule (None: the MoGA networks' own, total stride 32); the
-    weights do not depend on it.
+    other architectures pass ``pretrained_cfg`` or get :func:`moga_zoo.models.imagenet_cfg`.
+    ``strides`` sets the searchable layers' stride schedule (None: the MoGA networks' own, total
+    stride 32); the weights do not depend on it.
     """
     if variant == "moga" and "pretrained_cfg" not in kwargs:
         kwargs["pretrained_cfg"] = imagenet_cfg()

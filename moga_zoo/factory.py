@@ -9,7 +9,6 @@ from typing import Any, Sequence
 import timm
 import torch.nn as nn
 
-from . import models as _models  # noqa: F401  (registers moga_a/b/c with timm)
 from .builder import build_moga
 from .errors import UsageError
 from .search_space import Architecture, ArchitectureError

@@ -1,17 +1,37 @@
-"""MoGA-A/B/C registered in timm's model registry (``timm.create_model("moga_a")``)."""
+"""MoGA-A/B/C registered in timm's model registry (``timm.create_model("moga_a")``).
+
+``moga_zoo`` imports this module the moment timm is imported (see :mod:`moga_zoo`), which can be
+in the middle of importing a moga_zoo module that imports timm (``builder``, ``_timm``...). So at
+module level this imports only timm's public API, the search space and the manifest, none of which
+imports a moga_zoo module that imports timm; the builder and the weights loader load at build time.
+"""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch.nn as nn
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.models import generate_default_cfgs, register_model
 
-from ._timm import generate_default_cfgs, register_model
-from .builder import build_moga, imagenet_cfg
 from .search_space import MOGA_A, MOGA_B, MOGA_C, NAMED_ARCHITECTURES, Architecture
-from .weights.loading import timm_pretrained_kwargs
 from .weights.manifest import ManifestError, load_manifest
 
-__all__: list[str] = []  # timm's registry adds the entrypoints
+if TYPE_CHECKING:
+    import torch.nn as nn
+
+__all__ = ["imagenet_cfg"]  # timm's registry adds the entrypoints
+
+
+def imagenet_cfg(**overrides: Any) -> dict[str, Any]:
+    """Pretrained-config fields shared by every MoGA model (the authors' eval transform)."""
+    return {
+        "num_classes": 1000, "input_size": (3, 224, 224), "pool_size": (7, 7),
+        "crop_pct": 0.875, "interpolation": "bilinear",
+        "mean": IMAGENET_DEFAULT_MEAN, "std": IMAGENET_DEFAULT_STD,
+        "first_conv": "conv_stem", "classifier": "classifier",
+        "paper_ids": "arXiv:1908.01314", "paper_name": "MoGA: Searching Beyond MobileNetV3",
+        "license": "apache-2.0",
+        **overrides,
+    }
 
 
 def _pretrained_cfgs() -> dict[str, dict[str, Any]]:
@@ -36,6 +56,9 @@ def _create(arch: Architecture, variant: str, pretrained: bool, weights: Any = N
             **kwargs: Any) -> nn.Module:
     """Build through timm; with ``pretrained`` (or ``weights=``) timm's loader loads the verified
     file that :func:`moga_zoo.weights.loading.resolve_weights` finds."""
+    from .builder import build_moga  # at build time: see the module docstring
+    from .weights.loading import timm_pretrained_kwargs
+
     if pretrained or weights is not None:
         kwargs = timm_pretrained_kwargs(variant, kwargs, weights=weights)
     return build_moga(arch, variant, pretrained or weights is not None, **kwargs)
