@@ -30,6 +30,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from moga_zoo.errors import MogaZooError, UsageError, one_line
 from moga_zoo.fileio import replace_atomic, write_json_atomic, write_text_atomic
 from moga_zoo.search_space import NAMED_ARCHITECTURES, Architecture
 
@@ -57,7 +58,7 @@ LATENCY_RULE = ("faster / slower: every round median of one is below / above eve
                 "median of the other; otherwise the same within the spread of the rounds")
 
 
-class VerifyError(ValueError):
+class VerifyError(UsageError):
     """Bad input to the command: one line, exit code 2."""
 
 
@@ -105,7 +106,7 @@ def _load_search(spec: str) -> dict:
     if not path.is_file():
         raise VerifyError(f"no front.json in {folder}; give a results folder written by "
                           f"`moga-zoo search`")
-    data = json.loads(path.read_text())
+    data = _read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("front"), list):
         raise VerifyError(f"{path} has no front; give a results folder written by "
                           f"`moga-zoo search`")
@@ -162,7 +163,14 @@ def _read_picks(out: Path) -> dict:
     if not path.is_file():
         raise VerifyError(f"no {path}; run `python -m search_repro.verify picks RESULTS... "
                           f"--out {out}` first")
-    return json.loads(path.read_text())
+    return _read_json(path)
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise VerifyError(f"{path} is not a readable JSON file ({e})") from None
 
 
 def architectures(picks: dict) -> dict[str, Architecture]:
@@ -690,8 +698,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+    except MogaZooError as e:
+        print(f"{parser.prog}: error: {one_line(e)}", file=sys.stderr)
         return 2
 
 
