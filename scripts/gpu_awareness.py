@@ -43,8 +43,8 @@ def analyse(a, b, samples: int, seed: int, tau_subsample: int = 3000) -> dict:
                   "b_order": [str(CHOICES[j]) for j in np.argsort(b.layer_ms[i])]}
                  for i in range(NUM_LAYERS)]
     return {
-        "a": {"source": a.source, "device": a.device, "runtime": a.runtime},
-        "b": {"source": b.source, "device": b.device, "runtime": b.runtime},
+        "a": {"source": a.label, "device": a.device, "runtime": a.runtime},
+        "b": {"source": b.label, "device": b.device, "runtime": b.runtime},
         "samples": samples, "seed": seed,
         "spearman_rho": float(spearmanr(pa, pb).statistic),
         "kendall_tau": float(kendalltau(pa[sub], pb[sub]).statistic),

@@ -149,3 +149,12 @@ def test_reindex_reproduces_the_index(tmp_path, monkeypatch):
     (tmp_path / "broken.json").write_text('{"format": "moga_zoo.latency_table"}')
     with pytest.raises(TableFormatError, match="broken.json"):
         bundled.reindex()
+
+
+def test_reports_name_bundled_tables_without_machine_paths(tmp_path):
+    bundled_table = load_table(DEFAULT_TABLE)
+    assert bundled_table.label == DEFAULT_TABLE
+    assert load_table(str(bundled.TABLES_DIR / f"{DEFAULT_TABLE}.json")).label == DEFAULT_TABLE
+    copy = tmp_path / "mine.json"
+    shutil.copy(bundled.TABLES_DIR / f"{DEFAULT_TABLE}.json", copy)
+    assert load_table(str(copy)).label == str(copy)

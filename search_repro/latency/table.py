@@ -43,6 +43,15 @@ class LatencyTable:
 
     # --- description ------------------------------------------------------------------------
     @property
+    def label(self) -> str:
+        """The bundled table's name, or the path it was loaded from (for reports: no machine
+        paths for the tables shipped with the package)."""
+        from .bundled import TABLES_DIR
+
+        path = Path(self.source)
+        return path.stem if path.parent.resolve() == TABLES_DIR.resolve() else self.source
+
+    @property
     def space_hash(self) -> str:
         return self.data["space_hash"]
 

@@ -66,7 +66,7 @@ def validate_table(
              "p75_ms": s["p75_ms"], "raw_ms": round(float(r), 5)}
             for a, n, s, r in zip(archs, labels, stats, raw)]
     report: dict[str, Any] = {
-        "table": table.source, "device": table.device, "runtime": table.runtime,
+        "table": table.label, "device": table.device, "runtime": table.runtime,
         "resolution": table.resolution, "batch": table.batch, "samples": len(archs) - len(named),
         "seed": seed, "warmup": warmup, "repeats": repeats, "notes": notes,
         "raw": accuracy_metrics(raw, measured), "corrected": None, "architectures": rows,
