@@ -62,8 +62,10 @@ def test_malformed_files_are_reported(tmp_path):
 def test_bad_settings(root):
     with pytest.raises(DataError, match="search_val_size"):
         load_splits(root, search_val_size=120)
-    with pytest.raises(DataError, match="multiple of 32"):
+    with pytest.raises(DataError, match="multiple of 16"):
         load_splits(root, resolution=28)
+    with pytest.raises(DataError, match="unknown task 'mosaic'"):
+        load_splits(root, task="mosaic")
 
 
 def test_imagenet_style_folder(tmp_path):
