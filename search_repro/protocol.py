@@ -239,6 +239,11 @@ def pilot_summary(runs: dict[str, list[dict]]) -> dict:
                                   [r["train_seconds"] for r in runs[n]]))}
                           for i, n in enumerate(names)},
         "range_of_means": float(np.ptp(means)),
+        "largest_seed_to_seed_difference": float(np.ptp(acc, axis=1).max()),
+        "final_train_loss_range": [float(min(r["final_loss_mean_last_10pct"] for n in names
+                                             for r in runs[n])),
+                                   float(max(r["final_loss_mean_last_10pct"] for n in names
+                                             for r in runs[n]))],
         "seed_sd_pooled": sd,
         "range_over_seed_sd": float(np.ptp(means) / sd) if sd > 0 else float("inf"),
         "seed_to_seed_kendall_tau": taus,
@@ -430,6 +435,10 @@ def cmd_pilot_report(args: argparse.Namespace) -> int:
               f"{summary['seed_sd_pooled'] * 100:.2f} points: ratio "
               f"{summary['range_over_seed_sd']:.1f} (need >= 7); seed-to-seed tau "
               f"{', '.join(f'{t:.2f}' for t in summary['seed_to_seed_kendall_tau'])}")
+        lo, hi = summary["final_train_loss_range"]
+        print(f"  largest seed-to-seed difference "
+              f"{summary['largest_seed_to_seed_difference'] * 100:.2f} points; final training "
+              f"loss {lo:.3f}-{hi:.3f}")
     if args.json:
         write_json_atomic(Path(args.json), {
             "command": f"python -m search_repro.protocol pilot-report --out {args.out}",

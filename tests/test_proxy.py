@@ -196,6 +196,7 @@ def test_capacity_ladder_runs_from_smallest_to_largest():
 def test_pilot_summary_ratio_of_range_to_pooled_seed_sd():
     def run(arch, seed, acc):
         return {"arch": arch, "seed": seed, "test_accuracy": acc, "test_nll": 1.0, "params": 1,
+                "final_loss_mean_last_10pct": 1 - acc,
                 "macs": 1, "train_seconds": 1.0, "proxy": {}, "recipe": {}}
     runs = {"a": [run("a", 0, 0.60), run("a", 1, 0.62)],
             "b": [run("b", 0, 0.70), run("b", 1, 0.70)],
@@ -206,6 +207,8 @@ def test_pilot_summary_ratio_of_range_to_pooled_seed_sd():
     assert s["seed_sd_pooled"] == pytest.approx(sd)
     assert s["range_over_seed_sd"] == pytest.approx(0.18 / sd)
     assert s["seed_to_seed_kendall_tau"] == [pytest.approx(1.0)]
+    assert s["largest_seed_to_seed_difference"] == pytest.approx(0.02)
+    assert s["final_train_loss_range"] == [pytest.approx(0.20), pytest.approx(0.40)]
     assert pilot_summary({"a": runs["a"]})["complete"] is False
 
 
