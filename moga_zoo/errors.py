@@ -7,8 +7,10 @@ anything else is a bug and surfaces with its traceback. Classes that existing ca
 from __future__ import annotations
 
 import re
+import sys
+from typing import Callable
 
-__all__ = ["MogaZooError", "UsageError", "MissingFileError", "shorten", "one_line"]
+__all__ = ["MogaZooError", "UsageError", "MissingFileError", "shorten", "one_line", "run_reporting"]
 
 
 class MogaZooError(Exception):
@@ -40,3 +42,13 @@ def one_line(error: BaseException) -> str:
     """The message of ``error`` as one line, with any over-long quoted value shortened."""
     text = " ".join(str(error).split()) or type(error).__name__
     return _QUOTED.sub(lambda m: m[0][0] + shorten(m[0][1:-1]) + m[0][0], text)
+
+
+def run_reporting(prog: str, func: Callable[[], "int | None"]) -> int:
+    """Run a command: a :class:`MogaZooError` becomes one line ``PROG: error: ...`` on stderr and
+    exit code 2; any other exception is a bug and keeps its traceback."""
+    try:
+        return int(func() or 0)
+    except MogaZooError as e:
+        print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
+        return 2

@@ -24,20 +24,21 @@ import itertools
 import json
 import sys
 import time
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from moga_zoo.errors import MogaZooError, UsageError, one_line
+from moga_zoo.errors import UsageError, run_reporting
 from moga_zoo.fileio import write_json_atomic
 
 from .data import load_splits
 from .proxy import ProxySpec, capacity_ladder, reference_architectures
 from .standalone import Recipe, train_standalone
 from .supernet.evaluator import EvaluatorSettings
+from .supernet.train import TrainConfig, train_supernet
 
 __all__ = ["train_set", "training_arguments", "proxy_from_args", "recipe_from_args",
            "parse_seeds", "pilot_summary", "noise_ceiling", "bootstrap_tau", "main"]
@@ -130,8 +131,6 @@ def cmd_references(args: argparse.Namespace) -> int:
 
 
 def cmd_supernet(args: argparse.Namespace) -> int:
-    from .supernet.train import TrainConfig, train_supernet
-
     proxy = proxy_from_args(args)
     cfg = TrainConfig(out=str(Path(args.out) / "supernet"), data_root=args.data_root or None,
                       steps=args.steps,
@@ -244,6 +243,8 @@ def pilot_summary(runs: dict[str, list[dict]]) -> dict:
                                              for r in runs[n])),
                                    float(max(r["final_loss_mean_last_10pct"] for n in names
                                              for r in runs[n]))],
+        "train_seconds_range": [float(min(r["train_seconds"] for n in names for r in runs[n])),
+                                float(max(r["train_seconds"] for n in names for r in runs[n]))],
         "seed_sd_pooled": sd,
         "range_over_seed_sd": float(np.ptp(means) / sd) if sd > 0 else float("inf"),
         "seed_to_seed_kendall_tau": taus,
@@ -438,7 +439,8 @@ def cmd_pilot_report(args: argparse.Namespace) -> int:
         lo, hi = summary["final_train_loss_range"]
         print(f"  largest seed-to-seed difference "
               f"{summary['largest_seed_to_seed_difference'] * 100:.2f} points; final training "
-              f"loss {lo:.3f}-{hi:.3f}")
+              f"loss {lo:.3f}-{hi:.3f}; {summary['train_seconds_range'][0]:.0f}-"
+              f"{summary['train_seconds_range'][1]:.0f} s per run")
     if args.json:
         write_json_atomic(Path(args.json), {
             "command": f"python -m search_repro.protocol pilot-report --out {args.out}",
@@ -497,8 +499,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--strides", default="")
     t.add_argument("--channel-multiplier", type=float, default=ProxySpec.channel_multiplier)
     _data_arguments(t)
-    for name, value in (("steps", 3000), ("batch_size", 256), ("lr", 0.1),
-                        ("coupled_warmup_steps", 1200), ("max_minutes", 0.0), ("threads", 0)):
+    defaults = TrainConfig(out="")
+    for name in ("steps", "batch_size", "lr", "coupled_warmup_steps", "max_minutes", "threads"):
+        value = getattr(defaults, name)
         t.add_argument("--" + name.replace("_", "-"), type=type(value), default=value,
                        help=f"default {value}")
     t.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -531,11 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--json", default="", help="also write the summary to this JSON file")
     r.set_defaults(func=cmd_pilot_report)
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except MogaZooError as e:
-        print(f"{parser.prog} {args.command}: error: {one_line(e)}", file=sys.stderr)
-        return 2
+    return run_reporting(f"{parser.prog} {args.command}", lambda: args.func(args))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from moga_zoo.errors import MogaZooError, UsageError, one_line
+from moga_zoo.errors import UsageError, run_reporting
 from moga_zoo.fileio import replace_atomic, write_json_atomic, write_text_atomic
 from moga_zoo.search_space import NAMED_ARCHITECTURES, Architecture
 
@@ -696,11 +696,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except MogaZooError as e:
-        print(f"{parser.prog}: error: {one_line(e)}", file=sys.stderr)
-        return 2
+    return run_reporting(parser.prog, lambda: args.func(args))
 
 
 if __name__ == "__main__":

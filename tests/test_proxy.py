@@ -209,6 +209,7 @@ def test_pilot_summary_ratio_of_range_to_pooled_seed_sd():
     assert s["seed_to_seed_kendall_tau"] == [pytest.approx(1.0)]
     assert s["largest_seed_to_seed_difference"] == pytest.approx(0.02)
     assert s["final_train_loss_range"] == [pytest.approx(0.20), pytest.approx(0.40)]
+    assert s["train_seconds_range"] == [1.0, 1.0]
     assert pilot_summary({"a": runs["a"]})["complete"] is False
 
 

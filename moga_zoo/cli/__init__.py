@@ -19,7 +19,7 @@ from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Sequence
 
-from ..errors import MogaZooError, one_line
+from ..errors import MogaZooError, one_line, run_reporting
 
 __all__ = ["build_parser", "command_modules", "main", "ENTRY_POINT_GROUP", "MODULES"]
 
@@ -70,8 +70,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(chosen).parse_args(argv)
     # the hub client's notes on retries would add lines to the one-line error a fault ends in
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
-    try:
-        return int(args.func(args) or 0)
-    except MogaZooError as e:
-        print(f"moga-zoo {args.command}: error: {one_line(e)}", file=sys.stderr)
-        return 2
+    return run_reporting(f"moga-zoo {args.command}", lambda: args.func(args))
