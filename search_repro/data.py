@@ -70,22 +70,33 @@ class CanvasTask:
     Each 28x28 garment is scaled by a factor drawn from ``scale`` and placed at a random spot of
     a ``resolution`` x ``resolution`` black canvas; ``clutter`` patches of ``patch`` x ``patch``
     pixels, cut from the middle of other images of the same split, land at random spots (pixels
-    combine by maximum). The canvases are drawn once per split from ``seed``.
+    combine by maximum). With ``rotate`` > 0 each garment also turns by an angle drawn from
+    [-rotate, rotate] degrees about its centre (and is kept whole on the canvas). The canvases
+    are drawn once per split from ``seed``.
     """
 
     scale: tuple[float, float] = (0.7, 1.3)
     clutter: int = 4
     patch: int = 8
+    rotate: float = 0.0
 
     def __post_init__(self) -> None:
         lo, hi = self.scale
-        if not 0 < lo <= hi or self.clutter < 0 or not 1 <= self.patch <= 28:
+        if (not 0 < lo <= hi or self.clutter < 0 or not 1 <= self.patch <= 28
+                or not 0 <= self.rotate <= 180):
             raise DataError(f"invalid canvas task {self}: need 0 < scale min <= max, clutter >= "
-                            f"0 and 1 <= patch <= 28")
+                            f"0, 1 <= patch <= 28 and 0 <= rotate <= 180")
 
     def describe(self) -> dict:
-        return {"name": "canvas", "scale": list(self.scale), "clutter": self.clutter,
-                "patch": self.patch}
+        out = {"name": "canvas", "scale": list(self.scale), "clutter": self.clutter,
+               "patch": self.patch}
+        return {**out, "rotate": self.rotate} if self.rotate else out
+
+    @property
+    def turned_extent(self) -> float:
+        """How much wider than the garment its bounding box gets when turned up to ``rotate``."""
+        worst = np.radians(min(self.rotate, 45.0))
+        return float(np.cos(worst) + np.sin(worst))
 
 
 #: The tasks by name; ``canvas`` is the proxy the supernet and the references use.
@@ -93,7 +104,7 @@ TASKS = {"plain": None, "canvas": CanvasTask()}
 
 
 def parse_task(value: "str | CanvasTask | None") -> "CanvasTask | None":
-    """A task by name (``plain``, ``canvas``), ``canvas:clutter=6,patch=8,scale=0.5-1.0``, or
+    """A task by name (``plain``, ``canvas``), ``canvas:clutter=6,patch=8,scale=0.5-1.0,rotate=180``, or
     a :class:`CanvasTask`; ``plain`` and None mean the resized images."""
     if value is None or isinstance(value, CanvasTask):
         return value
@@ -114,11 +125,13 @@ def parse_task(value: "str | CanvasTask | None") -> "CanvasTask | None":
                 fields["scale"] = (float(lo), float(hi or lo))
             elif key in ("clutter", "patch"):
                 fields[key] = int(text)
+            elif key == "rotate":
+                fields[key] = float(text)
             else:
                 raise ValueError(f"unknown knob {key!r}")
     except ValueError as e:
         raise DataError(f"cannot read task {value!r} ({e}); knobs are clutter=N, patch=N, "
-                        f"scale=MIN-MAX") from None
+                        f"scale=MIN-MAX, rotate=DEGREES") from None
     return CanvasTask(**fields)
 
 
@@ -126,25 +139,28 @@ def render_canvas(images: torch.Tensor, task: CanvasTask, size: int, seed: "int 
                   ) -> torch.Tensor:
     """``images`` (N, 28, 28) uint8 as (N, size, size) uint8 canvases of ``task``."""
     n, side = len(images), images.shape[-1]
-    if side * task.scale[1] > size:
-        raise DataError(f"a garment scaled by {task.scale[1]} ({side * task.scale[1]:.0f} px) "
-                        f"does not fit a {size} px canvas; use a larger resolution or a smaller "
-                        f"scale")
+    widest = side * task.scale[1] * task.turned_extent
+    if widest > size:
+        raise DataError(f"a garment scaled by {task.scale[1]}{' and turned' if task.rotate else ''}"
+                        f" ({widest:.0f} px) does not fit a {size} px canvas; use a larger "
+                        f"resolution or a smaller scale")
     rng = np.random.default_rng(seed)
     scale = rng.uniform(*task.scale, size=n)
     extent = side * scale
-    x0 = rng.uniform(0, size - extent)  # left/top edge in canvas pixels
-    y0 = rng.uniform(0, size - extent)
+    margin = extent * (task.turned_extent - 1) / 2  # room for the corners of a turned garment
+    x0 = rng.uniform(margin, size - extent - margin)  # left/top edge in canvas pixels
+    y0 = rng.uniform(margin, size - extent - margin)
     sources = rng.integers(0, n, size=(n, task.clutter))
     margin = (side - task.patch) // 2
     crop = rng.integers(-margin // 2, margin // 2 + 1, size=(n, task.clutter, 2)) + margin
     place = rng.integers(0, size - task.patch + 1, size=(n, task.clutter, 2))
+    angle = rng.uniform(-task.rotate, task.rotate, size=n) if task.rotate else np.zeros(n)
     out = torch.empty((n, size, size), dtype=torch.uint8)
     offs = torch.arange(task.patch)
     for start in range(0, n, 4096):
         stop = min(n, start + 4096)
         canvas = place_garments(images[start:stop], scale[start:stop], x0[start:stop],
-                                y0[start:stop], size)
+                                y0[start:stop], size, angle[start:stop])
         for k in range(task.clutter):
             rows = torch.from_numpy(crop[start:stop, k, 0])[:, None] + offs      # (b, patch)
             cols = torch.from_numpy(crop[start:stop, k, 1])[:, None] + offs
@@ -160,19 +176,24 @@ def render_canvas(images: torch.Tensor, task: CanvasTask, size: int, seed: "int 
 
 
 def place_garments(images: torch.Tensor, scale: np.ndarray, x0: np.ndarray, y0: np.ndarray,
-                   size: int) -> torch.Tensor:
+                   size: int, angle: "np.ndarray | None" = None) -> torch.Tensor:
     """(N, size, size) float canvases: image i scaled by ``scale[i]``, its top-left corner at
-    canvas pixel (``y0[i]``, ``x0[i]``) (fractional: bilinear), black elsewhere."""
+    canvas pixel (``y0[i]``, ``x0[i]``) (fractional: bilinear), turned by ``angle[i]`` degrees
+    (counter-clockwise on screen) about its centre, black elsewhere."""
     n, side = len(images), images.shape[-1]
     # affine_grid maps a canvas pixel centre u to garment pixel (u - x0) / scale, in the
-    # normalised coordinates of align_corners=False
+    # normalised coordinates of align_corners=False, centred on the garment; turning the
+    # garment turns those coordinates the other way
     a = size / (side * scale)
     bx = 2.0 / side * ((size / 2 - 0.5 - x0) / scale) + 1.0 / side - 1.0
     by = 2.0 / side * ((size / 2 - 0.5 - y0) / scale) + 1.0 / side - 1.0
+    phi = np.radians(np.zeros(n) if angle is None else np.asarray(angle, dtype=np.float64))
+    cos, sin = np.cos(phi), np.sin(phi)
+    rows = [(a * cos, -a * sin, cos * bx - sin * by), (a * sin, a * cos, sin * bx + cos * by)]
     theta = torch.zeros((n, 2, 3), dtype=torch.float32)
-    theta[:, 0, 0] = theta[:, 1, 1] = torch.from_numpy(np.asarray(a, dtype=np.float32))
-    theta[:, 0, 2] = torch.from_numpy(np.asarray(bx, dtype=np.float32))
-    theta[:, 1, 2] = torch.from_numpy(np.asarray(by, dtype=np.float32))
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row):
+            theta[:, i, j] = torch.from_numpy(np.asarray(value, dtype=np.float32))
     grid = F.affine_grid(theta, [n, 1, size, size], align_corners=False)
     return F.grid_sample(images.float()[:, None], grid, mode="bilinear", padding_mode="zeros",
                          align_corners=False)[:, 0]

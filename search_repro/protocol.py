@@ -40,7 +40,7 @@ from .standalone import Recipe, train_standalone
 from .supernet.evaluator import EvaluatorSettings
 from .supernet.train import TrainConfig, train_supernet
 
-__all__ = ["train_set", "training_arguments", "proxy_from_args", "recipe_from_args",
+__all__ = ["train_set", "assign_shards", "training_arguments", "proxy_from_args", "recipe_from_args",
            "parse_seeds", "pilot_summary", "noise_ceiling", "bootstrap_tau", "main"]
 
 
@@ -87,6 +87,34 @@ def recipe_from_args(args: argparse.Namespace) -> Recipe:
     return Recipe(**{f.name: getattr(args, f.name) for f in fields(Recipe)})
 
 
+def assign_shards(jobs: list[tuple[int, str]], cost: dict[str, float], shards: int
+                  ) -> list[int]:
+    """The shard of each (seed, name) job, so that shards finish together and seeds still come
+    in order: seed by seed, the costliest run (``cost[name]``) goes first to the shard with the
+    least work so far. Every process computes the same answer from the same job list."""
+    load = [0.0] * shards
+    owner = [0] * len(jobs)
+    for seed in dict.fromkeys(seed for seed, _ in jobs):
+        group = sorted((i for i, job in enumerate(jobs) if job[0] == seed),
+                       key=lambda i: -cost[jobs[i][1]])
+        for i in group:
+            k = min(range(shards), key=lambda j: (load[j], j))
+            load[k] += cost[jobs[i][1]]
+            owner[i] = k
+    return owner
+
+
+def _training_costs(archs: dict, proxy: ProxySpec) -> dict[str, float]:
+    """Multiply-accumulates per image of each architecture on the proxy: the shards' scale."""
+    import moga_zoo
+    from moga_zoo.profile import count_macs
+
+    return {name: float(count_macs(moga_zoo.create(arch=arch, num_classes=10, in_chans=1,
+                                                   **proxy.model_kwargs()),
+                                   (1, proxy.resolution, proxy.resolution)))
+            for name, arch in archs.items()}
+
+
 def train_set(label: str, folder: Path, archs: dict, args: argparse.Namespace) -> int:
     """Train every (seed, architecture) of this shard not yet in ``folder``; one JSON per run
     (``folder/<name>/seed<k>.json``). ``args`` holds the options of :func:`training_arguments`."""
@@ -95,8 +123,11 @@ def train_set(label: str, folder: Path, archs: dict, args: argparse.Namespace) -
     recipe = recipe_from_args(args)
     shard, shards = _shard(args.shard)
     jobs = list(itertools.product(parse_seeds(args.seeds), archs))  # seed-major: seeds in turn
-    todo = [(seed, name) for i, (seed, name) in enumerate(jobs)
-            if i % shards == shard and not (folder / name / f"seed{seed}.json").exists()]
+    if shards > 1:
+        owner = assign_shards(jobs, _training_costs(archs, proxy), shards)
+        jobs = [job for job, k in zip(jobs, owner) if k == shard]
+    todo = [(seed, name) for seed, name in jobs
+            if not (folder / name / f"seed{seed}.json").exists()]
     if not todo:
         print(f"{label}: shard {args.shard} has nothing left to train")
         return 0
@@ -471,7 +502,8 @@ def training_arguments(p: argparse.ArgumentParser, out: str = "runs/protocol") -
                        help=f"default {f.default}")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--shard", default="0/1", metavar="I/N",
-                   help="train only runs I, I+N, ... (run N processes, one per core)")
+                   help="train this process's share of the runs, split by cost so that N "
+                   "processes (one per core) finish together")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--max-minutes", type=float, default=0.0,

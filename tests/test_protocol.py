@@ -27,7 +27,8 @@ def test_pilot_trains_each_run_once_and_reports_the_spread(tmp_path, fm, capsys)
             "--data-root", str(fm), *FAST]
     assert protocol.main(args + ["--shard", "1/2"]) == 0
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.json"))
-    assert written == ["pilots/p/ladder1/seed0.json", "pilots/p/ladder1/seed1.json"]
+    # split by cost: each shard trains one small and one large network
+    assert written == ["pilots/p/ladder0/seed0.json", "pilots/p/ladder1/seed1.json"]
     assert protocol.main(args + ["--shard", "0/2"]) == 0
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.json")}
     assert len(before) == 4
@@ -44,6 +45,21 @@ def test_pilot_trains_each_run_once_and_reports_the_spread(tmp_path, fm, capsys)
     assert "ratio" in out and "ladder0" in out
     summary = json.loads((tmp_path / "pilots.json").read_text())["pilots"]["p"]
     assert summary["complete"] and set(summary["architectures"]) == {"ladder0", "ladder1"}
+
+
+def test_shards_balance_cost_and_keep_seeds_in_order():
+    names = [f"a{i}" for i in range(6)]
+    cost = {name: float(c) for name, c in zip(names, [1, 1, 1, 1, 1, 5])}
+    jobs = [(seed, name) for seed in (0, 1, 2) for name in names]
+    owner = protocol.assign_shards(jobs, cost, 2)
+    load = [sum(cost[n] for (_, n), k in zip(jobs, owner) if k == j) for j in (0, 1)]
+    assert load == [15, 15]  # round robin would give 21 and 9
+    for seed in (0, 1, 2):  # within each seed the shards share the work
+        per_seed = [sum(cost[n] for (s, n), k in zip(jobs, owner) if k == j and s == seed)
+                    for j in (0, 1)]
+        assert max(per_seed) <= 6
+    assert protocol.assign_shards(jobs, cost, 1) == [0] * len(jobs)
+    assert sorted(set(protocol.assign_shards(jobs, cost, 3))) == [0, 1, 2]
 
 
 @pytest.mark.parametrize("bad", [["--seeds", "a"], ["--seeds", ","], ["--shard", "2/2"],

@@ -151,6 +151,26 @@ def test_a_halved_garment_keeps_its_mean_and_its_place():
     assert float(canvas[:29].abs().max()) < 1e-3 and float(canvas[:, :9].abs().max()) < 1e-3
 
 
+def test_a_turned_garment_turns_counter_clockwise_about_its_centre_and_stays_whole():
+    image = torch.zeros((1, 28, 28), dtype=torch.uint8)
+    image[0, 2:6, 12:16] = 255  # a block at the top middle
+    canvas = place_garments(image, np.ones(1), np.array([18.0]), np.array([18.0]), 64,
+                            angle=np.array([90.0]))[0]
+    rows, cols = torch.nonzero(canvas > 128, as_tuple=True)
+    # the garment's centre is canvas pixel (31.5, 31.5); its top turns to its left
+    assert 18 <= float(cols.float().mean()) <= 24 and 30 <= float(rows.float().mean()) <= 33
+    turned = CanvasTask(scale=(1.3, 1.3), clutter=0, rotate=180)
+    garments = torch.full((40, 28, 28), 200, dtype=torch.uint8)
+    canvases = render_canvas(garments, turned, 64, seed=0).float()
+    mass = canvases.sum(dim=(1, 2)) / (200 * (28 * 1.3) ** 2)
+    assert float(mass.min()) > 0.97 and float(mass.max()) < 1.03  # no corner cut off
+    assert len({round(float(c[32].sum())) for c in canvases}) > 30  # and the angles differ
+    with pytest.raises(DataError, match="does not fit"):
+        render_canvas(garments, CanvasTask(scale=(1.8, 1.8), rotate=45), 64, seed=0)
+    assert parse_task("canvas:rotate=180") == CanvasTask(rotate=180.0)
+    assert "rotate" not in CanvasTask().describe()  # the pinned default is described as before
+
+
 def test_canvas_is_deterministic_and_clutter_comes_from_other_images():
     images = torch.zeros((50, 28, 28), dtype=torch.uint8)
     images[:, 10:18, 10:18] = 200  # only the middle of each image is bright
