@@ -55,8 +55,9 @@ def train_standalone(arch: Architecture, proxy: ProxySpec, recipe: Recipe, data:
                      seed: int, device: "str | torch.device" = "cpu") -> dict:
     """Train ``arch`` from scratch; ``seed`` sets initial weights, data order and dropout.
 
-    Returns the result record: test and search-validation accuracy and NLL, training loss,
-    params, MACs and the settings that produced it.
+    Returns the result record: test and search-validation accuracy and NLL, training loss (the
+    last tenth's mean, and ``loss_curve``: the means of 20 equal parts of training), params, MACs
+    and the settings that produced it.
     """
     device = torch.device(device)
     fmt = torch.channels_last
@@ -91,6 +92,8 @@ def train_standalone(arch: Architecture, proxy: ProxySpec, recipe: Recipe, data:
             "test_accuracy": test["accuracy"], "test_nll": test["nll"],
             "search_val_accuracy": val["accuracy"], "search_val_nll": val["nll"],
             "final_loss_mean_last_10pct": float(np.mean(losses[-max(1, len(losses) // 10):])),
+            "loss_curve": [round(float(np.mean(part)), 4)
+                           for part in np.array_split(np.asarray(losses), min(20, len(losses)))],
             "steps": steps, "train_seconds": round(seconds, 1), "device": device.type,
             "threads": torch.get_num_threads(), "params": params, "macs": macs,
             "proxy": proxy.describe(), "recipe": asdict(recipe)}

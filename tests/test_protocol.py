@@ -38,6 +38,7 @@ def test_pilot_trains_each_run_once_and_reports_the_spread(tmp_path, fm, capsys)
     assert run["proxy"]["strides"] == list(CANVAS_STRIDES) and run["proxy"]["task"] == "canvas"
     assert run["recipe"]["epochs"] == 1 and run["seed"] == 1
     assert 0 <= run["test_accuracy"] <= 1 and np.isfinite(run["test_nll"])
+    assert len(run["loss_curve"]) == min(20, run["steps"]) and np.isfinite(run["loss_curve"]).all()
     capsys.readouterr()
     assert protocol.main(["pilot-report", "--out", str(tmp_path), "--json",
                           str(tmp_path / "pilots.json")]) == 0
