@@ -239,45 +239,55 @@ def cmd_evaluator_check(args: argparse.Namespace) -> int:
 def pilot_summary(runs: dict[str, list[dict]]) -> dict:
     """Spread of a ladder against seed noise, from ``{architecture: [run, ...]}``.
 
-    The per-run seed SD is the pooled within-architecture SD (ddof 1); the ratio the issue asks
-    for is the range of the architecture means over it.
+    Architectures with at least two runs count, each with all its seeds. The per-run seed SD is
+    the pooled within-architecture SD (ddof 1); the ratio the issue asks for is the range of the
+    architecture means over it. Seed-to-seed Kendall tau uses the seeds every one of them has.
     """
     from scipy.stats import kendalltau
 
     names = [n for n in runs if len(runs[n]) >= 2]
-    seeds = sorted(set.intersection(*(set(r["seed"] for r in runs[n]) for n in names))) \
-        if names else []
-    if len(names) < 2 or len(seeds) < 2:
-        return {"architectures": len(names), "complete": False}
-    acc = np.array([[next(r for r in runs[n] if r["seed"] == s)["test_accuracy"] for s in seeds]
-                    for n in names])
-    nll = np.array([[next(r for r in runs[n] if r["seed"] == s)["test_nll"] for s in seeds]
-                    for n in names])
-    means = acc.mean(1)
-    sd = float(np.sqrt(acc.var(axis=1, ddof=1).mean()))
-    taus = [float(kendalltau(acc[:, i], acc[:, j])[0])
-            for i, j in itertools.combinations(range(len(seeds)), 2)]
+    if len(names) < 2:
+        return {"complete": False,
+                "runs": {n: {str(r["seed"]): r["test_accuracy"] for r in runs[n]} for n in runs}}
+    by_seed = {n: sorted(runs[n], key=lambda r: r["seed"]) for n in names}
+    acc = {n: np.array([r["test_accuracy"] for r in by_seed[n]]) for n in names}
+    nll = {n: np.array([r["test_nll"] for r in by_seed[n]]) for n in names}
+
+    def pooled_sd(values: dict) -> float:
+        dof = sum(len(v) - 1 for v in values.values())
+        return float(np.sqrt(sum(v.var(ddof=1) * (len(v) - 1) for v in values.values()) / dof))
+
+    means = np.array([acc[n].mean() for n in names])
+    nll_means = np.array([nll[n].mean() for n in names])
+    sd, nll_sd = pooled_sd(acc), pooled_sd(nll)
+    common = sorted(set.intersection(*(set(r["seed"] for r in runs[n]) for n in names)))
+    at = {n: {r["seed"]: r["test_accuracy"] for r in runs[n]} for n in names}
+    taus = [float(kendalltau([at[n][a] for n in names], [at[n][b] for n in names])[0])
+            for a, b in itertools.combinations(common, 2)]
+    every = [r for n in names for r in runs[n]]
     first = runs[names[0]][0]
     return {
-        "complete": True, "seeds": seeds, "proxy": first["proxy"], "recipe": first["recipe"],
+        "complete": True, "seeds": sorted({r["seed"] for r in every}),
+        "proxy": first["proxy"], "recipe": first["recipe"],
         "architectures": {n: {"arch": runs[n][0]["arch"], "params": runs[n][0]["params"],
                               "macs": runs[n][0]["macs"],
-                              "test_accuracy_per_seed": acc[i].tolist(),
-                              "test_accuracy_mean": float(means[i]),
-                              "test_nll_mean": float(nll[i].mean()),
+                              "seeds": [r["seed"] for r in by_seed[n]],
+                              "test_accuracy_per_seed": acc[n].tolist(),
+                              "test_accuracy_mean": float(acc[n].mean()),
+                              "test_nll_mean": float(nll[n].mean()),
                               "train_seconds_mean": float(np.mean(
                                   [r["train_seconds"] for r in runs[n]]))}
-                          for i, n in enumerate(names)},
+                          for n in names},
         "range_of_means": float(np.ptp(means)),
-        "largest_seed_to_seed_difference": float(np.ptp(acc, axis=1).max()),
-        "final_train_loss_range": [float(min(r["final_loss_mean_last_10pct"] for n in names
-                                             for r in runs[n])),
-                                   float(max(r["final_loss_mean_last_10pct"] for n in names
-                                             for r in runs[n]))],
-        "train_seconds_range": [float(min(r["train_seconds"] for n in names for r in runs[n])),
-                                float(max(r["train_seconds"] for n in names for r in runs[n]))],
+        "largest_seed_to_seed_difference": float(max(np.ptp(acc[n]) for n in names)),
+        "final_train_loss_range": [float(min(r["final_loss_mean_last_10pct"] for r in every)),
+                                   float(max(r["final_loss_mean_last_10pct"] for r in every))],
+        "train_seconds_range": [float(min(r["train_seconds"] for r in every)),
+                                float(max(r["train_seconds"] for r in every))],
         "seed_sd_pooled": sd,
         "range_over_seed_sd": float(np.ptp(means) / sd) if sd > 0 else float("inf"),
+        "nll_range_over_seed_sd": (float(np.ptp(nll_means) / nll_sd) if nll_sd > 0
+                                   else float("inf")),
         "seed_to_seed_kendall_tau": taus,
     }
 
@@ -451,7 +461,10 @@ def cmd_pilot_report(args: argparse.Namespace) -> int:
         summary = pilot_summary(_load_pilot(folder))
         report[folder.name] = summary
         if not summary["complete"]:
-            print(f"{folder.name}: incomplete (fewer than two seeds of two architectures)")
+            done = "; ".join(f"{n} " + ", ".join(f"seed {k} {v * 100:.1f}" for k, v in seeds.items())
+                             for n, seeds in summary["runs"].items())
+            print(f"\n{folder.name}: incomplete (fewer than two seeds of two architectures); "
+                  f"test accuracy %: {done}")
             continue
         recipe, proxy = summary["recipe"], summary["proxy"]
         print(f"\n{folder.name}: task {proxy['task']} at {proxy['resolution']} px, "
@@ -460,13 +473,16 @@ def cmd_pilot_report(args: argparse.Namespace) -> int:
         print(f"  {'architecture':10s} {'MACs':>6s} {'test accuracy % per seed':>28s} "
               f"{'mean':>6s} {'NLL':>6s}")
         for name, a in summary["architectures"].items():
-            per_seed = " ".join(f"{v * 100:5.1f}" for v in a["test_accuracy_per_seed"])
+            got = dict(zip(a["seeds"], a["test_accuracy_per_seed"]))
+            per_seed = " ".join(f"{got[k] * 100:5.1f}" if k in got else "    -"
+                                for k in summary["seeds"])
             print(f"  {name:10s} {a['macs'] / 1e6:5.1f}M {per_seed:>28s} "
                   f"{a['test_accuracy_mean'] * 100:6.2f} {a['test_nll_mean']:6.3f}")
         print(f"  range of means {summary['range_of_means'] * 100:.2f} points, pooled seed SD "
               f"{summary['seed_sd_pooled'] * 100:.2f} points: ratio "
               f"{summary['range_over_seed_sd']:.1f} (need >= 7); seed-to-seed tau "
-              f"{', '.join(f'{t:.2f}' for t in summary['seed_to_seed_kendall_tau'])}")
+              f"{', '.join(f'{t:.2f}' for t in summary['seed_to_seed_kendall_tau'])}; the same "
+              f"ratio for test NLL {summary['nll_range_over_seed_sd']:.1f}")
         lo, hi = summary["final_train_loss_range"]
         print(f"  largest seed-to-seed difference "
               f"{summary['largest_seed_to_seed_difference'] * 100:.2f} points; final training "

@@ -231,6 +231,18 @@ def test_pilot_summary_ratio_of_range_to_pooled_seed_sd():
     assert s["final_train_loss_range"] == [pytest.approx(0.20), pytest.approx(0.40)]
     assert s["train_seconds_range"] == [1.0, 1.0]
     assert pilot_summary({"a": runs["a"]})["complete"] is False
+    # unequal seeds: every run counts, pooled by degrees of freedom; tau on the shared seeds
+    runs["d"] = [run("d", 0, 0.50), run("d", 1, 0.52), run("d", 2, 0.56)]
+    runs["d"][2]["test_nll"] = 1.3
+    s = pilot_summary(runs)
+    pooled = (np.var([0.60, 0.62], ddof=1) + np.var([0.80, 0.78], ddof=1)
+              + 2 * np.var([0.50, 0.52, 0.56], ddof=1)) / 5
+    assert s["seed_sd_pooled"] == pytest.approx(np.sqrt(pooled))
+    assert s["range_of_means"] == pytest.approx(0.79 - 0.5267, abs=1e-4)
+    assert s["architectures"]["d"]["seeds"] == [0, 1, 2] and s["seeds"] == [0, 1, 2]
+    assert s["seed_to_seed_kendall_tau"] == [pytest.approx(1.0)]
+    nll_sd = np.sqrt(2 * np.var([1.0, 1.0, 1.3], ddof=1) / 5)
+    assert s["nll_range_over_seed_sd"] == pytest.approx(0.1 / nll_sd)
 
 
 def test_the_canvas_proxy_is_pinned():
