@@ -24,7 +24,7 @@ import itertools
 import json
 import sys
 import time
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Sequence
 
@@ -40,7 +40,7 @@ from .standalone import Recipe, train_standalone
 from .supernet.evaluator import EvaluatorSettings
 from .supernet.train import TrainConfig, train_supernet
 
-__all__ = ["train_set", "assign_shards", "training_arguments", "proxy_from_args", "recipe_from_args",
+__all__ = ["train_set", "reuse_runs", "assign_shards", "training_arguments", "proxy_from_args", "recipe_from_args",
            "parse_seeds", "pilot_summary", "noise_ceiling", "bootstrap_tau", "main"]
 
 
@@ -115,12 +115,48 @@ def _training_costs(archs: dict, proxy: ProxySpec) -> dict[str, float]:
             for name, arch in archs.items()}
 
 
-def train_set(label: str, folder: Path, archs: dict, args: argparse.Namespace) -> int:
+def reuse_runs(source: Path, folder: Path, archs: dict, proxy: ProxySpec, recipe: Recipe,
+               seeds: list[int]) -> int:
+    """Copy every run under ``source`` (any ``.../seed<k>.json``) of one of ``archs`` (matched by
+    architecture string), one of ``seeds``, the same proxy and the same recipe into
+    ``folder/<name>/seed<k>.json``, marked ``reused_from``; returns how many were copied."""
+    if not source.is_dir():
+        raise UsageError(f"{source} is not a folder of stand-alone runs")
+    names = {str(arch): name for name, arch in archs.items()}
+    want = (json.loads(json.dumps(proxy.describe())), asdict(recipe))
+    copied, other = 0, []
+    for path in sorted(source.rglob("seed*.json")):
+        if folder.resolve() in path.resolve().parents:
+            continue
+        run = json.loads(path.read_text())
+        name = names.get(run.get("arch"))
+        if name is None or run.get("seed") not in seeds:
+            continue
+        if (run.get("proxy"), run.get("recipe")) != want:
+            other.append(run)
+            continue
+        target = folder / name / f"seed{run['seed']}.json"
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(target, {**run, "reused_from": path.relative_to(source).as_posix()})
+            copied += 1
+    print(f"reused {copied} run(s) from {source}"
+          + (f"; {len(other)} run(s) of the same architectures were trained with another proxy "
+             f"or recipe ({other[0].get('proxy')}, {other[0].get('recipe')}) and are not reused: "
+             f"give the options they were trained with" if other else ""))
+    return copied
+
+
+def train_set(label: str, folder: Path, archs: dict, args: argparse.Namespace,
+              reuse: Sequence[Path] = ()) -> int:
     """Train every (seed, architecture) of this shard not yet in ``folder``; one JSON per run
-    (``folder/<name>/seed<k>.json``). ``args`` holds the options of :func:`training_arguments`."""
+    (``folder/<name>/seed<k>.json``). ``args`` holds the options of :func:`training_arguments`;
+    runs found in the ``reuse`` folders (and ``--reuse``) are copied, not retrained."""
     torch.set_num_threads(args.threads)
     proxy = proxy_from_args(args)
     recipe = recipe_from_args(args)
+    for source in [*reuse, *(Path(p) for p in getattr(args, "reuse", None) or [])]:
+        reuse_runs(source, folder, archs, proxy, recipe, parse_seeds(args.seeds))
     shard, shards = _shard(args.shard)
     jobs = list(itertools.product(parse_seeds(args.seeds), archs))  # seed-major: seeds in turn
     if shards > 1:
@@ -503,7 +539,8 @@ def _data_arguments(p: argparse.ArgumentParser) -> None:
                    help="training images held out for scoring")
 
 
-def training_arguments(p: argparse.ArgumentParser, out: str = "runs/protocol") -> None:
+def training_arguments(p: argparse.ArgumentParser, out: str = "runs/protocol",
+                       reuse: bool = True) -> None:
     """Options of stand-alone training (proxy, recipe, seeds, shard, device): see
     :func:`train_set`."""
     p.add_argument("--out", default=out, help=f"results folder (default {out})")
@@ -524,6 +561,11 @@ def training_arguments(p: argparse.ArgumentParser, out: str = "runs/protocol") -
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--max-minutes", type=float, default=0.0,
                    help="start no new run after this long (0: no limit)")
+    if reuse:
+        p.add_argument("--reuse", action="append", default=[], metavar="DIR",
+                       help="a folder of finished runs (searched recursively, e.g. another "
+                       "pilot); runs of the same architecture, seed, proxy and recipe are "
+                       "copied instead of retrained (repeatable)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

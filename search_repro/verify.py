@@ -23,7 +23,6 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -34,8 +33,7 @@ from moga_zoo.errors import UsageError, run_reporting
 from moga_zoo.fileio import replace_atomic, write_json_atomic, write_text_atomic
 from moga_zoo.search_space import NAMED_ARCHITECTURES, Architecture
 
-from .protocol import (parse_seeds, proxy_from_args, recipe_from_args, train_set,
-                       training_arguments)
+from .protocol import parse_seeds, train_set, training_arguments
 
 __all__ = ["pick_rule", "architectures", "latency_targets", "verdict", "latency_comparison",
            "device_awareness", "build_report", "render_markdown", "plot_report", "main",
@@ -185,34 +183,6 @@ def architectures(picks: dict) -> dict[str, Architecture]:
 
 # --- stand-alone training ------------------------------------------------------------------------
 
-def _reuse_references(folder: Path, runs: Path, archs: Mapping[str, Architecture],
-                      args: argparse.Namespace) -> None:
-    """Copy the runs in ``folder`` (``<name>/seed<k>.json``) of the same architecture, seed,
-    proxy and recipe into ``runs``, marked ``reused_from``."""
-    if not folder.is_dir():
-        raise VerifyError(f"--references {folder} is not a folder")
-    proxy = json.loads(json.dumps(proxy_from_args(args).describe()))
-    recipe = asdict(recipe_from_args(args))
-    seeds = set(parse_seeds(args.seeds))
-    copied, other = 0, []
-    for path in sorted(folder.glob("*/seed*.json")):
-        run = json.loads(path.read_text())
-        if run.get("arch") not in archs or run.get("seed") not in seeds:
-            continue
-        if run.get("proxy") != proxy or run.get("recipe") != recipe:
-            other.append(run)
-            continue
-        target = runs / run["arch"] / f"seed{run['seed']}.json"
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(target, {**run, "reused_from": f"{path.parent.name}/{path.name}"})
-            copied += 1
-    print(f"references: reused {copied} run(s) from {folder}"
-          + (f"; {len(other)} run(s) of the same architectures were trained with another proxy "
-             f"or recipe ({other[0].get('proxy')}, {other[0].get('recipe')}) and are not reused: "
-             f"give the options they were trained with" if other else ""))
-
-
 def _missing_runs(runs: Path, archs: Mapping[str, Architecture], seeds: list[int]) -> list:
     return [(a, s) for s in seeds for a in archs if not (runs / a / f"seed{s}.json").exists()]
 
@@ -220,9 +190,8 @@ def _missing_runs(runs: Path, archs: Mapping[str, Architecture], seeds: list[int
 def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     archs = architectures(_read_picks(out))
-    if args.references:
-        _reuse_references(Path(args.references), out / "runs", archs, args)
-    return train_set("verify", out / "runs", archs, args)
+    return train_set("verify", out / "runs", archs, args,
+                     reuse=[Path(args.references)] if args.references else [])
 
 
 # --- measured latency ----------------------------------------------------------------------------
@@ -671,7 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_picks)
     p = sub.add_parser("train", help="train every pick and MoGA-A/B/C stand-alone (resumable, "
                        "sharded)")
-    training_arguments(p, out=DEFAULT_OUT)
+    training_arguments(p, out=DEFAULT_OUT, reuse=False)
     _references_argument(p)
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("latency", help="time every pick and MoGA-A/B/C end to end, interleaved "
@@ -685,7 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("run", help="all steps, resumable: repeat the command to continue")
     _results_argument(p)
-    training_arguments(p, out=DEFAULT_OUT)
+    training_arguments(p, out=DEFAULT_OUT, reuse=False)
     _references_argument(p)
     _latency_arguments(p)
     p.add_argument("--report-dir", default="", help="where verify.{json,md,png} go (default OUT)")

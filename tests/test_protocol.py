@@ -63,6 +63,28 @@ def test_shards_balance_cost_and_keep_seeds_in_order():
     assert sorted(set(protocol.assign_shards(jobs, cost, 3))) == [0, 1, 2]
 
 
+def test_pilot_reuses_runs_of_the_same_network_seed_proxy_and_recipe(tmp_path, fm, capsys):
+    args = ["pilot", "--out", str(tmp_path), "--ladder", "2", "--seeds", "0,1",
+            "--data-root", str(fm), *FAST]
+    assert protocol.main(args + ["--name", "two"]) == 0
+    first = tmp_path / "pilots/two/ladder1/seed1.json"
+    stale = json.loads(first.read_text())  # the same network under another recipe: not reused
+    stale["recipe"]["lr"] = 0.5
+    (tmp_path / "old/x").mkdir(parents=True)
+    (tmp_path / "old/x/seed0.json").write_text(json.dumps({**stale, "seed": 0}))
+    assert protocol.main(args + ["--name", "three", "--ladder", "3", "--reuse",
+                                 str(tmp_path / "pilots"), "--reuse", str(tmp_path / "old")]) == 0
+    out = capsys.readouterr().out
+    assert "reused 4 run(s)" in out and "1 run(s) of the same architectures" in out
+    # all-e6k7se is rung 1 of a 2-rung ladder and rung 2 of a 3-rung one
+    copy = json.loads((tmp_path / "pilots/three/ladder2/seed1.json").read_text())
+    assert copy["reused_from"] == "two/ladder1/seed1.json"
+    assert copy["test_accuracy"] == json.loads(first.read_text())["test_accuracy"]
+    trained = json.loads((tmp_path / "pilots/three/ladder1/seed0.json").read_text())
+    assert "reused_from" not in trained
+    assert protocol.main(args + ["--name", "four", "--reuse", str(tmp_path / "none")]) == 2
+
+
 @pytest.mark.parametrize("bad", [["--seeds", "a"], ["--seeds", ","], ["--shard", "2/2"],
                                  ["--shard", "x"]])
 def test_pilot_bad_arguments_exit_with_one_line(tmp_path, bad, capsys):
