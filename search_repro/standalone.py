@@ -24,7 +24,7 @@ __all__ = ["Recipe", "train_standalone", "evaluate"]
 class Recipe:
     """A stand-alone training schedule: SGD nesterov, cosine from ``lr`` to 0, no warm-up."""
 
-    epochs: float = 3.0
+    epochs: float = 6.0
     batch_size: int = 128
     lr: float = 0.1
     momentum: float = 0.9

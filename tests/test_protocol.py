@@ -9,7 +9,7 @@ import torch
 from supernet_helpers import TINY, fake_fashion_mnist
 
 from search_repro import protocol
-from search_repro.proxy import CANVAS_STRIDES, reference_architectures
+from search_repro.proxy import CANVAS_PROXY, CANVAS_STRIDES, reference_architectures
 from search_repro.supernet import Supernet
 from search_repro.supernet.checkpoint import save_supernet
 
@@ -35,7 +35,7 @@ def test_pilot_trains_each_run_once_and_reports_the_spread(tmp_path, fm, capsys)
     protocol.main(args)  # everything is done: nothing is retrained
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.json")} == before
     run = json.loads((tmp_path / "pilots/p/ladder1/seed1.json").read_text())
-    assert run["proxy"]["strides"] == list(CANVAS_STRIDES) and run["proxy"]["task"] == "canvas"
+    assert run["proxy"]["strides"] == list(CANVAS_STRIDES) and run["proxy"]["task"] == CANVAS_PROXY.task
     assert run["recipe"]["epochs"] == 1 and run["seed"] == 1
     assert 0 <= run["test_accuracy"] <= 1 and np.isfinite(run["test_nll"])
     assert len(run["loss_curve"]) == min(20, run["steps"]) and np.isfinite(run["loss_curve"]).all()
