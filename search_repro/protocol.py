@@ -302,6 +302,7 @@ def pilot_summary(runs: dict[str, list[dict]]) -> dict:
             for a, b in itertools.combinations(common, 2)]
     every = [r for n in names for r in runs[n]]
     first = runs[names[0]][0]
+    net_sd = _seed_sd_net_of_shared_offsets(np.array([[at[n][k] for k in common] for n in names]))
     return {
         "complete": True, "seeds": sorted({r["seed"] for r in every}),
         "proxy": first["proxy"], "recipe": first["recipe"],
@@ -325,7 +326,23 @@ def pilot_summary(runs: dict[str, list[dict]]) -> dict:
         "nll_range_over_seed_sd": (float(np.ptp(nll_means) / nll_sd) if nll_sd > 0
                                    else float("inf")),
         "seed_to_seed_kendall_tau": taus,
+        "seed_sd_net_of_shared_offsets": net_sd,
+        "range_over_net_seed_sd": (float(np.ptp(means) / net_sd) if net_sd and net_sd > 0
+                                   else None),
     }
+
+
+def _seed_sd_net_of_shared_offsets(acc: np.ndarray) -> "float | None":
+    """Residual SD of ``acc`` (architectures x shared seeds) under an additive model, accuracy =
+    architecture effect + seed effect: the scatter left once each seed's offset, shared by all
+    networks trained with that seed (the same batch order, the same stem initialisation), is
+    removed. Rankings compare networks trained with the same seeds, so the offset cancels
+    there. None below two architectures or two shared seeds."""
+    a, k = acc.shape
+    if a < 2 or k < 2:
+        return None
+    residual = acc - acc.mean(1, keepdims=True) - acc.mean(0, keepdims=True) + acc.mean()
+    return float(np.sqrt((residual ** 2).sum() / ((a - 1) * (k - 1))))
 
 
 def noise_ceiling(per_seed: np.ndarray, draws: int = 2000, seed: int = 0) -> float:
@@ -519,6 +536,10 @@ def cmd_pilot_report(args: argparse.Namespace) -> int:
               f"{summary['range_over_seed_sd']:.1f} (need >= 7); seed-to-seed tau "
               f"{', '.join(f'{t:.2f}' for t in summary['seed_to_seed_kendall_tau'])}; the same "
               f"ratio for test NLL {summary['nll_range_over_seed_sd']:.1f}")
+        if summary["seed_sd_net_of_shared_offsets"] is not None:
+            print(f"  net of each seed's offset shared by all networks: seed SD "
+                  f"{summary['seed_sd_net_of_shared_offsets'] * 100:.2f} points, ratio "
+                  f"{summary['range_over_net_seed_sd']:.1f}")
         lo, hi = summary["final_train_loss_range"]
         print(f"  largest seed-to-seed difference "
               f"{summary['largest_seed_to_seed_difference'] * 100:.2f} points; final training "

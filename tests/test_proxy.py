@@ -243,6 +243,15 @@ def test_pilot_summary_ratio_of_range_to_pooled_seed_sd():
     assert s["seed_to_seed_kendall_tau"] == [pytest.approx(1.0)]
     nll_sd = np.sqrt(2 * np.var([1.0, 1.0, 1.3], ddof=1) / 5)
     assert s["nll_range_over_seed_sd"] == pytest.approx(0.1 / nll_sd)
+    # a seed that lifts every network alike is no noise for a ranking on shared seeds
+    lifted = {n: [run(n, k, acc + 0.05 * k) for k, acc in enumerate(a)]
+              for n, a in {"a": [0.60, 0.61, 0.60], "b": [0.70, 0.70, 0.71]}.items()}
+    s = pilot_summary(lifted)
+    assert s["seed_sd_pooled"] > 0.04
+    residual = np.array([[0, 0.01, 0], [0, 0, 0.01]]) - [[0.01 / 3], [0.01 / 3]]
+    residual -= residual.mean(0)
+    assert s["seed_sd_net_of_shared_offsets"] == pytest.approx(np.sqrt((residual ** 2).sum() / 2))
+    assert s["seed_sd_net_of_shared_offsets"] < 0.01
 
 
 @pytest.mark.parametrize("task, digest", [
