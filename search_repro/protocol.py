@@ -565,7 +565,8 @@ def training_arguments(p: argparse.ArgumentParser, out: str = "runs/protocol",
     """Options of stand-alone training (proxy, recipe, seeds, shard, device): see
     :func:`train_set`."""
     p.add_argument("--out", default=out, help=f"results folder (default {out})")
-    p.add_argument("--task", default=ProxySpec.task, help="plain, canvas or canvas:clutter=N,...")
+    p.add_argument("--task", default=ProxySpec.task, help=f"plain, canvas or canvas:clutter=N,"
+                   f"rotate=DEG,... (default {ProxySpec.task})")
     p.add_argument("--resolution", type=int, default=ProxySpec.resolution)
     p.add_argument("--strides", default="", help="14 comma-separated strides (default: the "
                    "canvas schedule)")
