@@ -128,7 +128,14 @@ def reuse_runs(source: Path, folder: Path, archs: dict, proxy: ProxySpec, recipe
     for path in sorted(source.rglob("seed*.json")):
         if folder.resolve() in path.resolve().parents:
             continue
-        run = json.loads(path.read_text())
+        try:
+            run = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise UsageError(f"cannot read the run record {path} ({e}); remove it or give "
+                             f"--reuse a folder of runs written by this protocol") from None
+        if not isinstance(run, dict):
+            raise UsageError(f"{path} is not a run record; give --reuse a folder of runs "
+                             f"written by this protocol")
         name = names.get(run.get("arch"))
         if name is None or run.get("seed") not in seeds:
             continue

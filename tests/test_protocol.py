@@ -83,6 +83,12 @@ def test_pilot_reuses_runs_of_the_same_network_seed_proxy_and_recipe(tmp_path, f
     trained = json.loads((tmp_path / "pilots/three/ladder1/seed0.json").read_text())
     assert "reused_from" not in trained
     assert protocol.main(args + ["--name", "four", "--reuse", str(tmp_path / "none")]) == 2
+    (tmp_path / "old/x/seed1.json").write_text("{not json")
+    capsys.readouterr()
+    assert protocol.main(args + ["--name", "four", "--reuse", str(tmp_path / "old")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the run record" in err and err.count("\n") == 1
+    assert not (tmp_path / "pilots/four").exists()
 
 
 @pytest.mark.parametrize("bad", [["--seeds", "a"], ["--seeds", ","], ["--shard", "2/2"],
