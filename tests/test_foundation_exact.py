@@ -16,10 +16,10 @@ from authors_reference import MOGA_A as REF_A, MOGA_B as REF_B, MOGA_C as REF_C
 from authors_reference import MoGAAuthors, randomize_and_calibrate
 from moga_zoo import _timm
 from moga_zoo.authors_layout import authors_key_to_timm, convert_authors_state_dict
-from moga_zoo.search_space import ArchitectureError, block_path
 from moga_zoo.builder import arch_def, model_kwargs
 from moga_zoo.profile import count_macs, count_params
-from moga_zoo.search_space import CHOICES, MOGA_A, NUM_LAYERS, Architecture, ArchitectureError
+from moga_zoo.search_space import (CHOICES, MOGA_A, NUM_LAYERS, Architecture, ArchitectureError,
+                                   block_path)
 
 # From docs/moga-facts.md (counted from the authors' definitions) and the paper's Table 3.
 EXPECTED = {  # name: (reference choices, params, MACs in M at 224)
