@@ -96,7 +96,7 @@ model = moga_zoo.create("moga_b", num_classes=10)      # any timm keyword argume
 custom = moga_zoo.create(arch="e3k3-e3k5-e3k7-e6k3-e6k5se-e6k7-e3k3se-e6k5-e3k7se-e6k3-e3k5-e6k7se-e3k3-e6k5")
 print(f"moga_b with 10 classes: {count_params(model):,} parameters")
 print(f"custom architecture:    {count_params(custom):,} parameters")""")
-    page.text(f"""
+    page.text("""
 ## 3. Run the search
 
 `moga-zoo search` reruns MoGA's weighted NSGA-II search on the bundled Fashion-MNIST supernet
@@ -134,7 +134,7 @@ model = moga_zoo.create(arch=best["arch"])
 print(best["arch"])
 print(f"supernet accuracy {{best['accuracy']:.3f}}, {{best['latency_ms']:.2f}} ms, "
       f"{{count_params(model):,}} parameters")""")
-    page.text(f"""
+    page.text("""
 ## 6. A latency table for your machine
 
 `moga-zoo lut build` times every (layer, choice) block on this machine and fits a correction on

@@ -141,3 +141,15 @@ def test_weights_folder_through_create(weights_dir, images):
     via_timm = Classifier(f"local-dir:{weights_dir}", runtime="torch")
     files = sorted(images.glob("img[0-3]*"))
     assert via_create.predict(files) == via_timm.predict(files)
+
+
+def test_label_names_that_do_not_match_the_class_count_are_refused():
+    from moga_zoo.errors import UsageError
+    from moga_zoo.inference.labels import class_names
+
+    model = moga_zoo.create("moga_c", num_classes=3)
+    model.pretrained_cfg = {**model.pretrained_cfg, "label_names": ["a", "b"]}
+    with pytest.raises(UsageError, match="lists 2 label names for a model with 3 classes"):
+        class_names(model)
+    model.pretrained_cfg = {**model.pretrained_cfg, "label_names": {"0": "a", "2": "c"}}
+    assert class_names(model) == ["a", "class_1", "c"]

@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from ..inference import ExportError, export_model
+    from ..inference import export_model
     from ..inference.export import input_size_of
 
     if args.input_size is not None and len(args.input_size) not in (1, 2):

@@ -6,6 +6,8 @@ from typing import Any, Mapping
 import torch.nn as nn
 from timm.data import ImageNetInfo, infer_imagenet_subset
 
+from ..errors import UsageError
+
 __all__ = ["class_names"]
 
 
