@@ -104,8 +104,9 @@ TASKS = {"plain": None, "canvas": CanvasTask()}
 
 
 def parse_task(value: "str | CanvasTask | None") -> "CanvasTask | None":
-    """A task by name (``plain``, ``canvas``), ``canvas:clutter=6,patch=8,scale=0.5-1.0,rotate=180``, or
-    a :class:`CanvasTask`; ``plain`` and None mean the resized images."""
+    """A task by name (``plain``, ``canvas``), with knobs
+    (``canvas:clutter=6,patch=8,scale=0.5-1.0,rotate=180``), or a :class:`CanvasTask`; ``plain``
+    and None mean the resized images."""
     if value is None or isinstance(value, CanvasTask):
         return value
     name, _, knobs = str(value).partition(":")
@@ -147,9 +148,9 @@ def render_canvas(images: torch.Tensor, task: CanvasTask, size: int, seed: "int 
     rng = np.random.default_rng(seed)
     scale = rng.uniform(*task.scale, size=n)
     extent = side * scale
-    margin = extent * (task.turned_extent - 1) / 2  # room for the corners of a turned garment
-    x0 = rng.uniform(margin, size - extent - margin)  # left/top edge in canvas pixels
-    y0 = rng.uniform(margin, size - extent - margin)
+    room = extent * (task.turned_extent - 1) / 2  # for the corners of a turned garment
+    x0 = rng.uniform(room, size - extent - room)  # left/top edge in canvas pixels
+    y0 = rng.uniform(room, size - extent - room)
     sources = rng.integers(0, n, size=(n, task.clutter))
     margin = (side - task.patch) // 2
     crop = rng.integers(-margin // 2, margin // 2 + 1, size=(n, task.clutter, 2)) + margin

@@ -40,8 +40,9 @@ from .standalone import Recipe, train_standalone
 from .supernet.evaluator import EvaluatorSettings
 from .supernet.train import TrainConfig, train_supernet
 
-__all__ = ["train_set", "reuse_runs", "assign_shards", "training_arguments", "proxy_from_args", "recipe_from_args",
-           "parse_seeds", "pilot_summary", "noise_ceiling", "bootstrap_tau", "main"]
+__all__ = ["train_set", "read_run", "reuse_runs", "assign_shards", "training_arguments", "proxy_from_args",
+           "recipe_from_args", "parse_seeds", "pilot_summary", "noise_ceiling", "bootstrap_tau",
+           "main"]
 
 
 def _device(name: str) -> torch.device:
@@ -115,6 +116,20 @@ def _training_costs(archs: dict, proxy: ProxySpec) -> dict[str, float]:
             for name, arch in archs.items()}
 
 
+def read_run(path: Path) -> dict:
+    """One stand-alone run's record (``.../seed<k>.json``); an unreadable one is a one-line
+    error that names it."""
+    try:
+        run = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UsageError(f"cannot read the run record {path} ({e}); remove it, or rerun the "
+                         f"step that wrote it") from None
+    if not isinstance(run, dict):
+        raise UsageError(f"{path} is not a run record; remove it, or rerun the step that "
+                         f"wrote it")
+    return run
+
+
 def reuse_runs(source: Path, folder: Path, archs: dict, proxy: ProxySpec, recipe: Recipe,
                seeds: list[int]) -> int:
     """Copy every run under ``source`` (any ``.../seed<k>.json``) of one of ``archs`` (matched by
@@ -128,14 +143,7 @@ def reuse_runs(source: Path, folder: Path, archs: dict, proxy: ProxySpec, recipe
     for path in sorted(source.rglob("seed*.json")):
         if folder.resolve() in path.resolve().parents:
             continue
-        try:
-            run = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise UsageError(f"cannot read the run record {path} ({e}); remove it or give "
-                             f"--reuse a folder of runs written by this protocol") from None
-        if not isinstance(run, dict):
-            raise UsageError(f"{path} is not a run record; give --reuse a folder of runs "
-                             f"written by this protocol")
+        run = read_run(path)
         name = names.get(run.get("arch"))
         if name is None or run.get("seed") not in seeds:
             continue
@@ -158,11 +166,11 @@ def train_set(label: str, folder: Path, archs: dict, args: argparse.Namespace,
               reuse: Sequence[Path] = ()) -> int:
     """Train every (seed, architecture) of this shard not yet in ``folder``; one JSON per run
     (``folder/<name>/seed<k>.json``). ``args`` holds the options of :func:`training_arguments`;
-    runs found in the ``reuse`` folders (and ``--reuse``) are copied, not retrained."""
+    runs found in the ``reuse`` folders are copied, not retrained."""
     torch.set_num_threads(args.threads)
     proxy = proxy_from_args(args)
     recipe = recipe_from_args(args)
-    for source in [*reuse, *(Path(p) for p in getattr(args, "reuse", None) or [])]:
+    for source in reuse:
         reuse_runs(source, folder, archs, proxy, recipe, parse_seeds(args.seeds))
     shard, shards = _shard(args.shard)
     jobs = list(itertools.product(parse_seeds(args.seeds), archs))  # seed-major: seeds in turn
@@ -196,12 +204,12 @@ def train_set(label: str, folder: Path, archs: dict, args: argparse.Namespace,
 
 def cmd_pilot(args: argparse.Namespace) -> int:
     return train_set(f"pilot {args.name}", Path(args.out) / "pilots" / args.name,
-                     capacity_ladder(args.ladder), args)
+                     capacity_ladder(args.ladder), args, [Path(p) for p in args.reuse])
 
 
 def cmd_references(args: argparse.Namespace) -> int:
     return train_set("references", Path(args.out) / "references", reference_architectures(),
-                     args)
+                     args, [Path(p) for p in args.reuse])
 
 
 def cmd_supernet(args: argparse.Namespace) -> int:
@@ -383,8 +391,7 @@ def bootstrap_tau(x: np.ndarray, y: np.ndarray, draws: int = 2000, seed: int = 0
 
 def _load_references(folder: Path) -> dict[str, list[dict]]:
     archs = reference_architectures()
-    runs = {n: [json.loads(p.read_text()) for p in sorted((folder / n).glob("seed*.json"))]
-            for n in archs}
+    runs = {n: [read_run(p) for p in sorted((folder / n).glob("seed*.json"))] for n in archs}
     missing = [n for n, r in runs.items() if not r]
     if missing:
         raise UsageError(f"references missing in {folder}: {', '.join(missing)}; run "
@@ -507,7 +514,7 @@ def _plot_ranking(names: list[str], estimate: np.ndarray, per_seed: np.ndarray, 
 
 
 def _load_pilot(folder: Path) -> dict[str, list[dict]]:
-    return {arch.name: [json.loads(p.read_text()) for p in sorted(arch.glob("seed*.json"))]
+    return {arch.name: [read_run(p) for p in sorted(arch.glob("seed*.json"))]
             for arch in sorted(folder.iterdir()) if arch.is_dir()}
 
 
@@ -521,7 +528,8 @@ def cmd_pilot_report(args: argparse.Namespace) -> int:
         summary = pilot_summary(_load_pilot(folder))
         report[folder.name] = summary
         if not summary["complete"]:
-            done = "; ".join(f"{n} " + ", ".join(f"seed {k} {v * 100:.1f}" for k, v in seeds.items())
+            done = "; ".join(f"{n} " + ", ".join(f"seed {k} {v * 100:.1f}"
+                                                 for k, v in seeds.items())
                              for n, seeds in summary["runs"].items())
             print(f"\n{folder.name}: incomplete (fewer than two seeds of two architectures); "
                   f"test accuracy %: {done}")

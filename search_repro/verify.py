@@ -33,7 +33,7 @@ from moga_zoo.errors import UsageError, run_reporting
 from moga_zoo.fileio import replace_atomic, write_json_atomic, write_text_atomic
 from moga_zoo.search_space import NAMED_ARCHITECTURES, Architecture
 
-from .protocol import parse_seeds, train_set, training_arguments
+from .protocol import parse_seeds, read_run, train_set, training_arguments
 
 __all__ = ["pick_rule", "architectures", "latency_targets", "verdict", "latency_comparison",
            "device_awareness", "build_report", "render_markdown", "plot_report", "main",
@@ -358,7 +358,7 @@ def _awareness_summary(rows: Sequence[dict]) -> list[str]:
 # --- the report ----------------------------------------------------------------------------------
 
 def _load_runs(runs: Path, archs: Mapping[str, Architecture], out: Path) -> dict[str, list]:
-    loaded = {a: sorted((json.loads(p.read_text()) for p in (runs / a).glob("seed*.json")),
+    loaded = {a: sorted((read_run(p) for p in (runs / a).glob("seed*.json")),
                         key=lambda r: r["seed"]) for a in archs}
     foreign = [a for a, rs in loaded.items() if any(r["arch"] != a for r in rs)]
     if foreign:

@@ -35,7 +35,8 @@ def test_pilot_trains_each_run_once_and_reports_the_spread(tmp_path, fm, capsys)
     protocol.main(args)  # everything is done: nothing is retrained
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.json")} == before
     run = json.loads((tmp_path / "pilots/p/ladder1/seed1.json").read_text())
-    assert run["proxy"]["strides"] == list(CANVAS_STRIDES) and run["proxy"]["task"] == CANVAS_PROXY.task
+    assert run["proxy"]["strides"] == list(CANVAS_STRIDES)
+    assert run["proxy"]["task"] == CANVAS_PROXY.task
     assert run["recipe"]["epochs"] == 1 and run["seed"] == 1
     assert 0 <= run["test_accuracy"] <= 1 and np.isfinite(run["test_nll"])
     assert len(run["loss_curve"]) == min(20, run["steps"]) and np.isfinite(run["loss_curve"]).all()
@@ -89,6 +90,9 @@ def test_pilot_reuses_runs_of_the_same_network_seed_proxy_and_recipe(tmp_path, f
     err = capsys.readouterr().err
     assert "cannot read the run record" in err and err.count("\n") == 1
     assert not (tmp_path / "pilots/four").exists()
+    (tmp_path / "pilots/two/ladder0/seed0.json").write_text("[]")  # pilot-report reads it too
+    assert protocol.main(["pilot-report", "--out", str(tmp_path)]) == 2
+    assert "is not a run record" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("bad", [["--seeds", "a"], ["--seeds", ","], ["--shard", "2/2"],
