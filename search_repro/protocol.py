@@ -40,9 +40,9 @@ from .standalone import Recipe, train_standalone
 from .supernet.evaluator import EvaluatorSettings
 from .supernet.train import TrainConfig, train_supernet
 
-__all__ = ["train_set", "read_run", "reuse_runs", "assign_shards", "training_arguments", "proxy_from_args",
-           "recipe_from_args", "parse_seeds", "pilot_summary", "noise_ceiling", "bootstrap_tau",
-           "main"]
+__all__ = ["train_set", "read_run", "reuse_runs", "assign_shards", "training_arguments",
+           "proxy_from_args", "parse_candidates", "recipe_from_args", "parse_seeds",
+           "pilot_summary", "noise_ceiling", "bootstrap_tau", "main"]
 
 
 def _device(name: str) -> torch.device:
@@ -234,6 +234,11 @@ def _checkpoint(args: argparse.Namespace) -> Path:
     return path
 
 
+#: The evaluator-check's reference calibrates on images no candidate setting uses (those take
+#: calibration seeds 0 and 1), so that its agreement with a candidate is never trivially 1.
+REFERENCE_CALIB_SEED = 2
+
+
 def _whole_split(path: Path) -> dict:
     """Evaluator settings that score on the whole search-validation split."""
     from .supernet.checkpoint import read_sidecar
@@ -246,41 +251,81 @@ def _evaluator_settings(args: argparse.Namespace) -> dict:
             "calib_batch_size": args.calib_batch_size}
 
 
+def parse_candidates(text: str) -> list[dict]:
+    """``--candidates`` (``1000x2,5000x8``: validation images x calibration batches) as
+    evaluator settings; a bad value is a one-line exit."""
+    out = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        try:
+            val, calib = (int(v) for v in item.split("x"))
+        except ValueError:
+            raise UsageError(f"--candidates: {item!r} is not IMAGESxBATCHES (e.g. 1000x2)"
+                             ) from None
+        if val < 1 or calib < 1:
+            raise UsageError(f"--candidates: {item!r} needs at least 1 image and 1 batch")
+        out.append({"val_size": val, "calib_batches": calib})
+    if not out:
+        raise UsageError("--candidates is empty; give e.g. 1000x2,5000x8")
+    return out
+
+
 def cmd_evaluator_check(args: argparse.Namespace) -> int:
-    """How stable are the supernet's scores: two calibration seeds, and the chosen settings
-    against the whole search-validation split, on the references plus random architectures."""
+    """How stable are the supernet's scores under each candidate setting: two calibration
+    seeds, and against the whole search-validation split (calibrated on other images), on the
+    references plus random architectures."""
     from scipy.stats import kendalltau
 
     from moga_zoo.search_space import NUM_CHOICES, NUM_LAYERS
 
-    from .supernet.evaluator import SupernetEvaluator
+    from .supernet.checkpoint import read_sidecar
+    from .supernet.evaluator import SupernetEvaluator, load_checkpoint_data
 
     torch.set_num_threads(args.threads)
+    candidates = parse_candidates(args.candidates)
     path = _checkpoint(args)
     rng = np.random.default_rng(args.seed)
     codes = np.concatenate([
         np.array([a.encode() for a in reference_architectures().values()]),
         rng.integers(0, NUM_CHOICES, size=(args.random, NUM_LAYERS))])
-    chosen = _evaluator_settings(args)
-    scores = {}
-    for label, settings in (("calib_seed_0", {**chosen, "calib_seed": 0}),
-                            ("calib_seed_1", {**chosen, "calib_seed": 1}),
-                            ("whole_split", {**_whole_split(path),
-                                             "calib_batch_size": args.calib_batch_size})):
-        print(f"scoring {len(codes)} architectures ({label}: {settings}) ...", flush=True)
-        scores[label] = SupernetEvaluator.from_checkpoint(
-            path, args.data_root or None, **settings).accuracy(codes)
+    print("loading the data the supernet was trained on ...", flush=True)
+    data = load_checkpoint_data(read_sidecar(path), args.data_root or None)
+
+    def score(settings: dict) -> tuple[np.ndarray, float]:
+        evaluator = SupernetEvaluator.from_checkpoint(
+            path, args.data_root or None, data=data,
+            **{**settings, "calib_batch_size": args.calib_batch_size})
+        print(f"scoring {len(codes)} architectures with {settings} ...", flush=True)
+        scores = evaluator.accuracy(codes)
+        return scores, evaluator.seconds / len(codes)
+
+    reference = {**_whole_split(path), "calib_seed": REFERENCE_CALIB_SEED}
+    whole, _ = score(reference)
+    rows, scores = [], {"whole_split": whole.tolist()}
+    for cand in candidates:
+        first, seconds = score({**cand, "calib_seed": 0})
+        second, _ = score({**cand, "calib_seed": 1})
+        label = f"{cand['val_size']}x{cand['calib_batches']}"
+        scores[label + "_calib_seed_0"], scores[label + "_calib_seed_1"] = (first.tolist(),
+                                                                            second.tolist())
+        rows.append({"settings": {**cand, "calib_batch_size": args.calib_batch_size},
+                     "tau_between_calibration_seeds": float(kendalltau(first, second)[0]),
+                     "tau_vs_whole_split": float(kendalltau(first, whole)[0]),
+                     "seconds_per_architecture": seconds})
     result = {
         "command": "python -m search_repro.protocol evaluator-check " + " ".join(sys.argv[2:]),
-        "checkpoint": path.name, "architectures": len(codes), "settings": chosen,
-        "tau_between_calibration_seeds": float(kendalltau(scores["calib_seed_0"],
-                                                          scores["calib_seed_1"])[0]),
-        "tau_settings_vs_whole_split": float(kendalltau(scores["calib_seed_0"],
-                                                        scores["whole_split"])[0]),
-        "scores": {k: v.tolist() for k, v in scores.items()}, "codes": codes.tolist()}
-    print(f"Kendall tau, two calibration seeds: {result['tau_between_calibration_seeds']:.3f}; "
-          f"these settings vs the whole split: {result['tau_settings_vs_whole_split']:.3f} "
-          f"({len(codes)} architectures; both should be >= 0.9)")
+        "checkpoint": path.name, "architectures": len(codes),
+        "whole_split": {**reference, "calib_batch_size": args.calib_batch_size},
+        "candidates": rows, "scores": scores, "codes": codes.tolist()}
+    print(f"\nKendall tau on {len(codes)} architectures (both should be >= 0.9); the whole "
+          f"split ({reference['val_size']} images) is calibrated with seed "
+          f"{REFERENCE_CALIB_SEED}")
+    print(f"{'images x calibration batches':>29s} {'two calibration seeds':>22s} "
+          f"{'vs whole split':>15s} {'s / architecture':>17s}")
+    for row in rows:
+        st = row["settings"]
+        print(f"{st['val_size']:>18d} x {st['calib_batches']:<8d} "
+              f"{row['tau_between_calibration_seeds']:22.3f} {row['tau_vs_whole_split']:15.3f} "
+              f"{row['seconds_per_architecture']:17.2f}")
     target = Path(args.out) / "evaluator_check.json"
     write_json_atomic(target, result)
     print(f"wrote {target}")
@@ -389,7 +434,9 @@ def bootstrap_tau(x: np.ndarray, y: np.ndarray, draws: int = 2000, seed: int = 0
     return float(lo), float(hi)
 
 
-def _load_references(folder: Path) -> dict[str, list[dict]]:
+def _load_references(folder: Path, partial: bool = False) -> dict[str, list[dict]]:
+    """Every reference's runs, seed-sorted; all must have the same seeds, or with ``partial``
+    only the seeds every reference has are kept."""
     archs = reference_architectures()
     runs = {n: [read_run(p) for p in sorted((folder / n).glob("seed*.json"))] for n in archs}
     missing = [n for n, r in runs.items() if not r]
@@ -397,9 +444,14 @@ def _load_references(folder: Path) -> dict[str, list[dict]]:
         raise UsageError(f"references missing in {folder}: {', '.join(missing)}; run "
                          f"`python -m search_repro.protocol references` first")
     seeds = {n: sorted(r["seed"] for r in rs) for n, rs in runs.items()}
-    if len({tuple(v) for v in seeds.values()}) != 1:
+    common = set.intersection(*(set(v) for v in seeds.values()))
+    if partial and common:
+        runs = {n: [r for r in rs if r["seed"] in common] for n, rs in runs.items()}
+    elif len({tuple(v) for v in seeds.values()}) != 1:
         raise UsageError(f"the references have different seeds ({seeds}); finish "
-                         f"`python -m search_repro.protocol references` first")
+                         f"`python -m search_repro.protocol references` first"
+                         + ("" if partial else ", or pass --partial to rank on the seeds "
+                            "they all have"))
     for n, rs in runs.items():
         if any(r["arch"] != str(archs[n]) for r in rs):
             raise UsageError(f"{folder / n} holds runs of another architecture")
@@ -413,7 +465,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .supernet.evaluator import SupernetEvaluator
 
     torch.set_num_threads(args.threads)
-    runs = _load_references(Path(args.out) / "references")
+    runs = _load_references(Path(args.out) / "references", args.partial)
     path = _checkpoint(args)
     names = list(runs)
     ranked = [n for n in names if n.startswith("ref")]  # tau over the spread set
@@ -434,6 +486,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             "kendall_tau_vs_test": float(tau), "kendall_p_value": float(p),
             "kendall_tau_95pct_interval": bootstrap_tau(est[sel], test[sel]),
             "kendall_tau_with_moga": float(kendalltau(est, test)[0])}
+    multi_seed = per_seed.shape[1] > 1
     seed_taus = [float(kendalltau(per_seed[sel, i], per_seed[sel, j])[0])
                  for i, j in itertools.combinations(range(per_seed.shape[1]), 2)]
     rank = {"standalone": rankdata(-test, method="min"),
@@ -443,11 +496,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         "checkpoint": path.name, "supernet_sha256": evaluator.describe()["sha256"],
         "proxy": runs[names[0]][0]["proxy"], "recipe": runs[names[0]][0]["recipe"],
         "seeds": [r["seed"] for r in runs[names[0]]],
+        "partial": bool(args.partial and _references_unfinished(Path(args.out) / "references",
+                                                                runs)),
         "ranked_architectures": ranked,
         "standalone_seed_to_seed_kendall_tau": seed_taus,
-        "noise_ceiling_kendall_tau": noise_ceiling(per_seed[sel]),
+        "noise_ceiling_kendall_tau": noise_ceiling(per_seed[sel]) if multi_seed else None,
         "standalone_test_accuracy_range": [float(test[sel].min()), float(test[sel].max())],
-        "seed_sd_pooled": float(np.sqrt(per_seed[sel].var(axis=1, ddof=1).mean())),
+        "seed_sd_pooled": (float(np.sqrt(per_seed[sel].var(axis=1, ddof=1).mean()))
+                           if multi_seed else None),
         "evaluators": evaluators,
         "architectures": {n: {"arch": runs[n][0]["arch"], "params": runs[n][0]["params"],
                               "macs": runs[n][0]["macs"],
@@ -474,9 +530,17 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"Kendall tau, supernet ({label}) vs stand-alone ({len(ranked)} references): "
               f"{t['kendall_tau_vs_test']:.3f} (p={t['kendall_p_value']:.3f}, 95 % interval "
               f"{lo:.2f}..{hi:.2f})")
-    print(f"seed-to-seed tau {', '.join(f'{v:.3f}' for v in seed_taus)}; noise ceiling "
-          f"{report['noise_ceiling_kendall_tau']:.3f}")
+    if multi_seed:
+        print(f"seed-to-seed tau {', '.join(f'{v:.3f}' for v in seed_taus)}; noise ceiling "
+              f"{report['noise_ceiling_kendall_tau']:.3f}")
+    if report["partial"]:
+        print(f"partial: ranked on seeds {report['seeds']} only, while the references are "
+              f"still training")
     return 0
+
+
+def _references_unfinished(folder: Path, kept: dict[str, list[dict]]) -> bool:
+    return any(len(list((folder / n).glob("seed*.json"))) > len(rs) for n, rs in kept.items())
 
 
 def _plot_ranking(names: list[str], estimate: np.ndarray, per_seed: np.ndarray, tau: dict,
@@ -503,9 +567,12 @@ def _plot_ranking(names: list[str], estimate: np.ndarray, per_seed: np.ndarray, 
                   f"{tau['settings']['val_size']} images")
     ax.set_ylabel(f"stand-alone test accuracy (%), mean and range of {per_seed.shape[1]} seeds")
     lo, hi = tau["kendall_tau_95pct_interval"]
+    ceiling = report["noise_ceiling_kendall_tau"]
     ax.set_title(f"Fashion-MNIST {proxy['task']} {proxy['resolution']} px: Kendall \u03c4 = "
-                 f"{tau['kendall_tau_vs_test']:.2f} (95 % {lo:.2f} to {hi:.2f}), noise ceiling "
-                 f"{report['noise_ceiling_kendall_tau']:.2f}", fontsize=9)
+                 f"{tau['kendall_tau_vs_test']:.2f} (95 % {lo:.2f} to {hi:.2f})"
+                 + (f", noise ceiling {ceiling:.2f}" if ceiling is not None else "")
+                 + (f"\npartial: seeds {report['seeds']} of references still training"
+                    if report["partial"] else ""), fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
@@ -644,16 +711,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         e.add_argument("--data-root", default="", help="the Fashion-MNIST files the supernet "
                        "was trained on (default: the Debian package's)")
         defaults = EvaluatorSettings()
-        e.add_argument("--val-size", type=int, default=defaults.val_size,
-                       help="the search's settings: validation images")
-        e.add_argument("--calib-batches", type=int, default=defaults.calib_batches,
-                       help="the search's settings: BN calibration batches")
         e.add_argument("--calib-batch-size", type=int, default=defaults.calib_batch_size)
         if fn is cmd_evaluator_check:
+            e.add_argument("--candidates", default=f"{defaults.val_size}x"
+                           f"{defaults.calib_batches},2500x4,5000x8", metavar="IMAGESxBATCHES,...",
+                           help="evaluator settings to check: validation images x BN "
+                           "calibration batches (default: the search's, and two larger)")
             e.add_argument("--random", type=int, default=9,
                            help="random architectures besides the 15 references")
             e.add_argument("--seed", type=int, default=0)
         else:
+            e.add_argument("--val-size", type=int, default=defaults.val_size,
+                           help="the search's settings: validation images")
+            e.add_argument("--calib-batches", type=int, default=defaults.calib_batches,
+                           help="the search's settings: BN calibration batches")
+            e.add_argument("--partial", action="store_true",
+                           help="references still training: rank on the seeds every reference "
+                           "has (the report says so)")
             e.add_argument("--docs", default="docs", help="where the report goes")
         e.set_defaults(func=fn)
     r = sub.add_parser("pilot-report", help="ladder spread vs seed noise of every pilot")

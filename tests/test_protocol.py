@@ -115,12 +115,16 @@ def _fake_references(folder, seeds=(0, 1, 2)):
             (folder / name / f"seed{seed}.json").write_text(json.dumps(run))
 
 
-def test_report_writes_the_ranking_json_and_plot(tmp_path, fm):
+def _tiny_supernet(folder):
     torch.manual_seed(0)
     net = Supernet(**TINY, strides=CANVAS_STRIDES)
     training = {"resolution": 64, "search_val_size": 20, "seed": 0, "task": "canvas",
                 "strides": list(CANVAS_STRIDES)}
-    ckpt = save_supernet(tmp_path / "supernet" / "supernet", net, training, {})
+    return save_supernet(folder / "supernet" / "supernet", net, training, {})
+
+
+def test_report_writes_the_ranking_json_and_plot(tmp_path, fm):
+    ckpt = _tiny_supernet(tmp_path)
     _fake_references(tmp_path / "references")
     docs = tmp_path / "docs"
     assert protocol.main(["report", "--out", str(tmp_path), "--checkpoint", str(ckpt),
@@ -140,12 +144,59 @@ def test_report_writes_the_ranking_json_and_plot(tmp_path, fm):
     assert -1 <= lo <= report["evaluators"]["search_default"]["kendall_tau_vs_test"] <= hi <= 1
 
 
-def test_report_refuses_incomplete_references(tmp_path):
+def test_report_refuses_incomplete_references_unless_partial(tmp_path, fm, capsys):
+    ckpt = _tiny_supernet(tmp_path)
     _fake_references(tmp_path / "references")
     (tmp_path / "references" / "ref03" / "seed2.json").unlink()
-    (tmp_path / "supernet").mkdir()
-    (tmp_path / "supernet" / "supernet.safetensors").write_bytes(b"x")
-    assert protocol.main(["report", "--out", str(tmp_path)]) == 2
+    (tmp_path / "references" / "moga_b" / "seed1.json").unlink()
+    docs = tmp_path / "docs"
+    common = ["report", "--out", str(tmp_path), "--checkpoint", str(ckpt), "--data-root",
+              str(fm), "--docs", str(docs), "--val-size", "10", "--calib-batch-size", "8"]
+    assert protocol.main(common) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--partial" in err and not docs.exists()
+    # ranked on the one seed all have: no seed-to-seed tau, no noise ceiling, and it says so
+    assert protocol.main(common + ["--partial"]) == 0
+    report = json.loads((docs / "supernet_ranking.json").read_text())
+    assert report["partial"] is True and report["seeds"] == [0]
+    assert report["noise_ceiling_kendall_tau"] is None and report["seed_sd_pooled"] is None
+    assert report["standalone_seed_to_seed_kendall_tau"] == []
+    assert report["architectures"]["ref03"]["test_accuracy_per_seed"] == [
+        json.loads((tmp_path / "references" / "ref03" / "seed0.json").read_text())[
+            "test_accuracy"]]
+    assert "partial: ranked on seeds [0] only" in capsys.readouterr().out
+
+
+def test_evaluator_check_scores_each_candidate_against_the_whole_split(tmp_path, fm, capsys):
+    ckpt = _tiny_supernet(tmp_path)
+    assert protocol.main(["evaluator-check", "--out", str(tmp_path), "--checkpoint", str(ckpt),
+                          "--data-root", str(fm), "--candidates", "10x1,20x2", "--random", "3",
+                          "--calib-batch-size", "8"]) == 0
+    result = json.loads((tmp_path / "evaluator_check.json").read_text())
+    assert result["architectures"] == 18 and len(result["codes"]) == 18
+    assert [c["settings"] for c in result["candidates"]] == [
+        {"val_size": 10, "calib_batches": 1, "calib_batch_size": 8},
+        {"val_size": 20, "calib_batches": 2, "calib_batch_size": 8}]
+    assert result["whole_split"] == {"val_size": 20, "calib_batches": 8, "calib_seed": 2,
+                                     "calib_batch_size": 8}
+    assert set(result["scores"]) == {"whole_split", "10x1_calib_seed_0", "10x1_calib_seed_1",
+                                     "20x2_calib_seed_0", "20x2_calib_seed_1"}
+    scores = {k: np.array(v) for k, v in result["scores"].items()}
+    # 10 images: every score is a multiple of 1/10; the two calibration seeds differ somewhere
+    tenths = scores["10x1_calib_seed_0"] * 10
+    assert np.allclose(tenths, np.round(tenths))
+    assert not np.array_equal(scores["20x2_calib_seed_0"], scores["20x2_calib_seed_1"])
+    for row in result["candidates"]:
+        assert -1 <= row["tau_between_calibration_seeds"] <= 1
+        assert row["seconds_per_architecture"] > 0
+    assert "two calibration seeds" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad", ["1000", "ax2", "0x2", ","])
+def test_evaluator_check_bad_candidates_exit_with_one_line(tmp_path, bad, capsys):
+    assert protocol.main(["evaluator-check", "--out", str(tmp_path), "--candidates", bad]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--candidates" in err and "Traceback" not in err
 
 
 def test_noise_ceiling_and_bootstrap_behave():

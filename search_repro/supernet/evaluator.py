@@ -26,7 +26,7 @@ from .checkpoint import load_supernet
 from .model import Supernet
 
 __all__ = ["EvaluatorSettings", "SupernetEvaluator", "load_bundled_evaluator",
-           "BUNDLED_CHECKPOINT"]
+           "load_checkpoint_data", "BUNDLED_CHECKPOINT"]
 
 BUNDLED_CHECKPOINT = os.path.join(os.path.dirname(__file__), "artifacts",
                                   "supernet_fmnist.safetensors")
@@ -101,19 +101,18 @@ class SupernetEvaluator:
     # --- construction ------------------------------------------------------------------------
     @classmethod
     def from_checkpoint(cls, path: "str | os.PathLike", data_root: "str | None" = None,
-                        channels_last: bool = True, **settings) -> "SupernetEvaluator":
+                        channels_last: bool = True, data=None, **settings
+                        ) -> "SupernetEvaluator":
         """Evaluator for a trained supernet file on the data it was trained on.
 
-        ``data_root`` None uses the Fashion-MNIST files; keyword arguments override
-        :class:`EvaluatorSettings` fields.
+        ``data_root`` None uses the Fashion-MNIST files; ``data`` (what
+        :func:`search_repro.data.load_splits` returned for this checkpoint's training settings)
+        saves loading them again; keyword arguments override :class:`EvaluatorSettings` fields.
         """
-        from search_repro.data import load_splits
-
         supernet, meta = load_supernet(path)
         cfg = EvaluatorSettings(**settings)
-        train = meta["training"]
-        data = load_splits(data_root, train["resolution"], train["search_val_size"],
-                           train["seed"], train.get("task", "plain"))
+        if data is None:
+            data = load_checkpoint_data(meta, data_root)
         if data.num_classes != supernet.config["num_classes"] or \
                 data.in_chans != supernet.config["in_chans"]:
             raise UsageError(f"{path} was trained for {supernet.config['num_classes']} classes, "
@@ -204,6 +203,15 @@ class SupernetEvaluator:
             next_calib = _calibrate(block, calib)
             next_val = self._eval_chunks(block, val)
             self._descend(depth + 1, group, next_calib, next_val, out)
+
+
+def load_checkpoint_data(meta: dict, data_root: "str | None" = None):
+    """The splits a supernet (its sidecar ``meta``) was trained on."""
+    from search_repro.data import load_splits
+
+    train = meta["training"]
+    return load_splits(data_root, train["resolution"], train["search_val_size"], train["seed"],
+                       train.get("task", "plain"))
 
 
 def load_bundled_evaluator(**settings) -> SupernetEvaluator:
