@@ -41,6 +41,7 @@ def fair_step(
     paths: np.ndarray,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = nn.functional.cross_entropy,
     clip_grad_norm: float | None = None,
+    mixed_precision: bool = False,
 ) -> float:
     """Run the 12 ``paths`` on the same batch, accumulate their gradients, make one update.
 
@@ -51,6 +52,7 @@ def fair_step(
 
     ``model`` is a :class:`~search_repro.supernet.Supernet` or a DDP wrapper of one (built with
     ``find_unused_parameters=True``); under DDP gradients are synchronised once, on the last path.
+    ``mixed_precision`` runs the forward passes under bf16 autocast (the loss in float32).
     Returns the mean loss over the paths.
     """
     optimizer.zero_grad(set_to_none=True)
@@ -59,7 +61,10 @@ def fair_step(
         last = k == len(paths) - 1
         sync = isinstance(model, DistributedDataParallel) and not last
         with model.no_sync() if sync else contextlib.nullcontext():
-            loss = loss_fn(model(images, path.tolist()), labels)
+            with torch.autocast(images.device.type, dtype=torch.bfloat16,
+                                enabled=mixed_precision):
+                logits = model(images, path.tolist())
+            loss = loss_fn(logits.float(), labels)
             loss.backward()
         total += float(loss.detach())
     shared = model.module if isinstance(model, DistributedDataParallel) else model

@@ -195,8 +195,8 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> Pat
                            coupling_at(step, cfg.coupled_warmup_steps))
         torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout: resumable, like the data
         loss = fair_step(model, images.to(device, memory_format=fmt), labels.to(device), optimizer,
-                         paths,
-                         clip_grad_norm=cfg.clip_grad_norm or None)
+                         paths, clip_grad_norm=cfg.clip_grad_norm or None,
+                         mixed_precision=device.type == "cuda")
         schedule.step()
         step += 1
         if rank == 0:
@@ -223,6 +223,8 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> Pat
     if rank != 0:
         return None
     training = {**asdict(cfg), "world_size": world, "data": data.describe(),
+                "trained_on": device.type,
+                "mixed_precision": "bf16 autocast" if device.type == "cuda" else None,
                 "strict_fairness_paths_per_step": 12, "gradient": "choice blocks: their one path's "
                 "gradient; stem and head: mean over the 12 paths; one SGD update"}
     weights = save_supernet(out / "supernet", supernet.cpu(), training, _summary(log_path))
