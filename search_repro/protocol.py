@@ -436,11 +436,13 @@ def bootstrap_tau(x: np.ndarray, y: np.ndarray, draws: int = 2000, seed: int = 0
 
 def _load_references(folder: Path, partial: bool = False) -> dict[str, list[dict]]:
     """Every reference's runs, seed-sorted; all must have the same seeds, or with ``partial``
-    only the seeds every reference has are kept."""
+    the references not yet trained are left out and only the seeds all others have are kept."""
     archs = reference_architectures()
     runs = {n: [read_run(p) for p in sorted((folder / n).glob("seed*.json"))] for n in archs}
     missing = [n for n, r in runs.items() if not r]
-    if missing:
+    if partial and len(runs) - len(missing) >= 3:
+        runs = {n: r for n, r in runs.items() if r}
+    elif missing:
         raise UsageError(f"references missing in {folder}: {', '.join(missing)}; run "
                          f"`python -m search_repro.protocol references` first")
     seeds = {n: sorted(r["seed"] for r in rs) for n, rs in runs.items()}
@@ -498,6 +500,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         "seeds": [r["seed"] for r in runs[names[0]]],
         "partial": bool(args.partial and _references_unfinished(Path(args.out) / "references",
                                                                 runs)),
+        "untrained_references": [n for n in reference_architectures() if n not in runs],
         "ranked_architectures": ranked,
         "standalone_seed_to_seed_kendall_tau": seed_taus,
         "noise_ceiling_kendall_tau": noise_ceiling(per_seed[sel]) if multi_seed else None,
@@ -535,12 +538,15 @@ def cmd_report(args: argparse.Namespace) -> int:
               f"{report['noise_ceiling_kendall_tau']:.3f}")
     if report["partial"]:
         print(f"partial: ranked on seeds {report['seeds']} only, while the references are "
-              f"still training")
+              f"still training" + (f" (not yet trained: "
+                                   f"{', '.join(report['untrained_references'])})"
+                                   if report["untrained_references"] else ""))
     return 0
 
 
 def _references_unfinished(folder: Path, kept: dict[str, list[dict]]) -> bool:
-    return any(len(list((folder / n).glob("seed*.json"))) > len(rs) for n, rs in kept.items())
+    return len(kept) < len(reference_architectures()) or any(
+        len(list((folder / n).glob("seed*.json"))) > len(rs) for n, rs in kept.items())
 
 
 def _plot_ranking(names: list[str], estimate: np.ndarray, per_seed: np.ndarray, tau: dict,
@@ -571,8 +577,8 @@ def _plot_ranking(names: list[str], estimate: np.ndarray, per_seed: np.ndarray, 
     ax.set_title(f"Fashion-MNIST {proxy['task']} {proxy['resolution']} px: Kendall \u03c4 = "
                  f"{tau['kendall_tau_vs_test']:.2f} (95 % {lo:.2f} to {hi:.2f})"
                  + (f", noise ceiling {ceiling:.2f}" if ceiling is not None else "")
-                 + (f"\npartial: seeds {report['seeds']} of references still training"
-                    if report["partial"] else ""), fontsize=9)
+                 + (f"\npartial: seeds {report['seeds']} of {len(names)} references, "
+                    f"the others still training" if report["partial"] else ""), fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()

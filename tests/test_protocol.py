@@ -165,6 +165,13 @@ def test_report_refuses_incomplete_references_unless_partial(tmp_path, fm, capsy
         json.loads((tmp_path / "references" / "ref03" / "seed0.json").read_text())[
             "test_accuracy"]]
     assert "partial: ranked on seeds [0] only" in capsys.readouterr().out
+    # a reference not trained at all is left out, and named
+    for run in (tmp_path / "references" / "ref05").iterdir():
+        run.unlink()
+    assert protocol.main(common + ["--partial"]) == 0
+    report = json.loads((docs / "supernet_ranking.json").read_text())
+    assert report["untrained_references"] == ["ref05"] and "ref05" not in report["architectures"]
+    assert len(report["ranked_architectures"]) == 11
 
 
 def test_evaluator_check_scores_each_candidate_against_the_whole_split(tmp_path, fm, capsys):
