@@ -488,6 +488,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             "kendall_tau_vs_test": float(tau), "kendall_p_value": float(p),
             "kendall_tau_95pct_interval": bootstrap_tau(est[sel], test[sel]),
             "kendall_tau_with_moga": float(kendalltau(est, test)[0])}
+    macs = np.array([runs[n][0]["macs"] for n in names], dtype=np.float64)
+    capacity = {  # the baseline a supernet must beat: rank by multiply-accumulates alone
+        "kendall_tau_macs_vs_test": float(kendalltau(macs[sel], test[sel])[0]),
+        **{f"kendall_tau_supernet_{k}_vs_macs": float(kendalltau(e[sel], macs[sel])[0])
+           for k, e in estimates.items()}}
     multi_seed = per_seed.shape[1] > 1
     seed_taus = [float(kendalltau(per_seed[sel, i], per_seed[sel, j])[0])
                  for i, j in itertools.combinations(range(per_seed.shape[1]), 2)]
@@ -508,6 +513,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         "seed_sd_pooled": (float(np.sqrt(per_seed[sel].var(axis=1, ddof=1).mean()))
                            if multi_seed else None),
         "evaluators": evaluators,
+        "capacity_baseline": capacity,
         "architectures": {n: {"arch": runs[n][0]["arch"], "params": runs[n][0]["params"],
                               "macs": runs[n][0]["macs"],
                               "test_accuracy_mean": float(test[i]),
@@ -533,6 +539,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"Kendall tau, supernet ({label}) vs stand-alone ({len(ranked)} references): "
               f"{t['kendall_tau_vs_test']:.3f} (p={t['kendall_p_value']:.3f}, 95 % interval "
               f"{lo:.2f}..{hi:.2f})")
+    print(f"capacity baseline: Kendall tau of MACs vs stand-alone "
+          f"{capacity['kendall_tau_macs_vs_test']:.3f}; supernet (search_default, full_split) "
+          f"vs MACs {capacity['kendall_tau_supernet_search_default_vs_macs']:.3f}, "
+          f"{capacity['kendall_tau_supernet_full_split_vs_macs']:.3f}")
     if multi_seed:
         print(f"seed-to-seed tau {', '.join(f'{v:.3f}' for v in seed_taus)}; noise ceiling "
               f"{report['noise_ceiling_kendall_tau']:.3f}")

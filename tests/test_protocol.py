@@ -137,6 +137,9 @@ def test_report_writes_the_ranking_json_and_plot(tmp_path, fm):
     assert report["evaluators"]["search_default"]["settings"]["val_size"] == 10
     first = report["architectures"]["ref00"]
     assert len(first["test_accuracy_per_seed"]) == 3 and first["arch"]
+    # the fake references' MACs rise with their accuracy: the capacity baseline ranks them right
+    assert report["capacity_baseline"]["kendall_tau_macs_vs_test"] == pytest.approx(1.0)
+    assert -1 <= report["capacity_baseline"]["kendall_tau_supernet_full_split_vs_macs"] <= 1
     # the fake references rise by 2 points per architecture with 0.2-point seed noise
     assert report["noise_ceiling_kendall_tau"] > 0.95
     assert min(report["standalone_seed_to_seed_kendall_tau"]) > 0.9
