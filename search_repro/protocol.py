@@ -499,7 +499,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     rank = {"standalone": rankdata(-test, method="min"),
             **{k: rankdata(-e, method="min") for k, e in estimates.items()}}
     report = {
-        "command": f"python -m search_repro.protocol report --out {args.out}",
+        "command": "python -m search_repro.protocol report " + " ".join(sys.argv[2:]),
         "checkpoint": path.name, "supernet_sha256": evaluator.describe()["sha256"],
         "proxy": runs[names[0]][0]["proxy"], "recipe": runs[names[0]][0]["recipe"],
         "seeds": [r["seed"] for r in runs[names[0]]],
