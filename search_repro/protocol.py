@@ -434,12 +434,15 @@ def bootstrap_tau(x: np.ndarray, y: np.ndarray, draws: int = 2000, seed: int = 0
     return float(lo), float(hi)
 
 
-def _load_references(folder: Path, partial: bool = False) -> dict[str, list[dict]]:
-    """Every reference's runs, seed-sorted; all must have the same seeds, or with ``partial``
-    the references not yet trained are left out and only the seeds all others have are kept."""
+def _load_references(folder: Path, partial: bool = False
+                     ) -> tuple[dict[str, list[dict]], bool]:
+    """Every reference's runs, seed-sorted, and whether any were left out: all must have the same
+    seeds, or with ``partial`` the references not yet trained are left out and only the seeds all
+    others have are kept."""
     archs = reference_architectures()
     runs = {n: [read_run(p) for p in sorted((folder / n).glob("seed*.json"))] for n in archs}
     missing = [n for n, r in runs.items() if not r]
+    left_out = bool(missing)
     if partial and len(runs) - len(missing) >= 3:
         runs = {n: r for n, r in runs.items() if r}
     elif missing:
@@ -448,7 +451,9 @@ def _load_references(folder: Path, partial: bool = False) -> dict[str, list[dict
     seeds = {n: sorted(r["seed"] for r in rs) for n, rs in runs.items()}
     common = set.intersection(*(set(v) for v in seeds.values()))
     if partial and common:
-        runs = {n: [r for r in rs if r["seed"] in common] for n, rs in runs.items()}
+        kept = {n: [r for r in rs if r["seed"] in common] for n, rs in runs.items()}
+        left_out = left_out or any(len(kept[n]) < len(runs[n]) for n in runs)
+        runs = kept
     elif len({tuple(v) for v in seeds.values()}) != 1:
         raise UsageError(f"the references have different seeds ({seeds}); finish "
                          f"`python -m search_repro.protocol references` first"
@@ -457,7 +462,8 @@ def _load_references(folder: Path, partial: bool = False) -> dict[str, list[dict
     for n, rs in runs.items():
         if any(r["arch"] != str(archs[n]) for r in rs):
             raise UsageError(f"{folder / n} holds runs of another architecture")
-    return {n: sorted(rs, key=lambda r: r["seed"]) for n, rs in runs.items()}
+    return ({n: sorted(rs, key=lambda r: r["seed"]) for n, rs in runs.items()},
+            partial and left_out)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -467,7 +473,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .supernet.evaluator import SupernetEvaluator
 
     torch.set_num_threads(args.threads)
-    runs = _load_references(Path(args.out) / "references", args.partial)
+    runs, partial = _load_references(Path(args.out) / "references", args.partial)
     path = _checkpoint(args)
     names = list(runs)
     ranked = [n for n in names if n.startswith("ref")]  # tau over the spread set
@@ -503,8 +509,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         "checkpoint": path.name, "supernet_sha256": evaluator.describe()["sha256"],
         "proxy": runs[names[0]][0]["proxy"], "recipe": runs[names[0]][0]["recipe"],
         "seeds": [r["seed"] for r in runs[names[0]]],
-        "partial": bool(args.partial and _references_unfinished(Path(args.out) / "references",
-                                                                runs)),
+        "partial": partial,
         "untrained_references": [n for n in reference_architectures() if n not in runs],
         "ranked_architectures": ranked,
         "standalone_seed_to_seed_kendall_tau": seed_taus,
@@ -552,11 +557,6 @@ def cmd_report(args: argparse.Namespace) -> int:
                                    f"{', '.join(report['untrained_references'])})"
                                    if report["untrained_references"] else ""))
     return 0
-
-
-def _references_unfinished(folder: Path, kept: dict[str, list[dict]]) -> bool:
-    return len(kept) < len(reference_architectures()) or any(
-        len(list((folder / n).glob("seed*.json"))) > len(rs) for n, rs in kept.items())
 
 
 def _plot_ranking(names: list[str], estimate: np.ndarray, per_seed: np.ndarray, tau: dict,
