@@ -252,21 +252,28 @@ def _evaluator_settings(args: argparse.Namespace) -> dict:
 
 
 def parse_candidates(text: str) -> list[dict]:
-    """``--candidates`` (``1000x2,5000x8``: validation images x calibration batches) as
-    evaluator settings; a bad value is a one-line exit."""
+    """``--candidates`` (``1000x2,allx4``: validation images, or ``all`` of the split, x
+    calibration batches) as evaluator settings; a bad value is a one-line exit."""
     out = []
     for item in (t.strip() for t in text.split(",") if t.strip()):
         try:
-            val, calib = (int(v) for v in item.split("x"))
+            val, calib = item.split("x")
+            val, calib = (None if val == "all" else int(val)), int(calib)
         except ValueError:
-            raise UsageError(f"--candidates: {item!r} is not IMAGESxBATCHES (e.g. 1000x2)"
-                             ) from None
-        if val < 1 or calib < 1:
+            raise UsageError(f"--candidates: {item!r} is not IMAGESxBATCHES (e.g. 1000x2 or "
+                             f"allx4)") from None
+        if (val is not None and val < 1) or calib < 1:
             raise UsageError(f"--candidates: {item!r} needs at least 1 image and 1 batch")
         out.append({"val_size": val, "calib_batches": calib})
     if not out:
-        raise UsageError("--candidates is empty; give e.g. 1000x2,5000x8")
+        raise UsageError("--candidates is empty; give e.g. 1000x2,allx4")
     return out
+
+
+def candidate_label(settings: dict) -> str:
+    """``IMAGESxBATCHES`` of evaluator settings, as ``--candidates`` takes it."""
+    val = settings["val_size"]
+    return f"{'all' if val is None else val}x{settings['calib_batches']}"
 
 
 def cmd_evaluator_check(args: argparse.Namespace) -> int:
@@ -290,24 +297,26 @@ def cmd_evaluator_check(args: argparse.Namespace) -> int:
     print("loading the data the supernet was trained on ...", flush=True)
     data = load_checkpoint_data(read_sidecar(path), args.data_root or None)
 
-    def score(settings: dict) -> tuple[np.ndarray, float]:
+    def score(settings: dict) -> tuple[np.ndarray, float, dict]:
         evaluator = SupernetEvaluator.from_checkpoint(
             path, args.data_root or None, data=data,
             **{**settings, "calib_batch_size": args.calib_batch_size})
         print(f"scoring {len(codes)} architectures with {settings} ...", flush=True)
         scores = evaluator.accuracy(codes)
-        return scores, evaluator.seconds / len(codes)
+        return scores, evaluator.seconds / len(codes), asdict(evaluator.settings)
 
     reference = {**_whole_split(path), "calib_seed": REFERENCE_CALIB_SEED}
-    whole, _ = score(reference)
+    whole, _, _ = score(reference)
     rows, scores = [], {"whole_split": whole.tolist()}
     for cand in candidates:
-        first, seconds = score({**cand, "calib_seed": 0})
-        second, _ = score({**cand, "calib_seed": 1})
-        label = f"{cand['val_size']}x{cand['calib_batches']}"
+        first, seconds, used = score({**cand, "calib_seed": 0})
+        second, _, _ = score({**cand, "calib_seed": 1})
+        label = candidate_label(cand)
         scores[label + "_calib_seed_0"], scores[label + "_calib_seed_1"] = (first.tolist(),
                                                                             second.tolist())
-        rows.append({"settings": {**cand, "calib_batch_size": args.calib_batch_size},
+        rows.append({"label": label,
+                     "settings": {k: used[k] for k in ("val_size", "calib_batches",
+                                                       "calib_batch_size")},
                      "tau_between_calibration_seeds": float(kendalltau(first, second)[0]),
                      "tau_vs_whole_split": float(kendalltau(first, whole)[0]),
                      "seconds_per_architecture": seconds})
@@ -323,7 +332,7 @@ def cmd_evaluator_check(args: argparse.Namespace) -> int:
           f"{'vs whole split':>15s} {'s / architecture':>17s}")
     for row in rows:
         st = row["settings"]
-        print(f"{st['val_size']:>18d} x {st['calib_batches']:<8d} "
+        print(f"{row['label']:>14s} = {st['val_size']:>5d} x {st['calib_batches']:<6d} "
               f"{row['tau_between_calibration_seeds']:22.3f} {row['tau_vs_whole_split']:15.3f} "
               f"{row['seconds_per_architecture']:17.2f}")
     target = Path(args.out) / "evaluator_check.json"
@@ -729,16 +738,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         defaults = EvaluatorSettings()
         e.add_argument("--calib-batch-size", type=int, default=defaults.calib_batch_size)
         if fn is cmd_evaluator_check:
-            e.add_argument("--candidates", default=f"{defaults.val_size}x"
-                           f"{defaults.calib_batches},2500x4,5000x8", metavar="IMAGESxBATCHES,...",
-                           help="evaluator settings to check: validation images x BN "
-                           "calibration batches (default: the search's, and two larger)")
+            e.add_argument("--candidates", default=f"1000x2,2500x8,{candidate_label(asdict(defaults))}",
+                           metavar="IMAGESxBATCHES,...",
+                           help="evaluator settings to check: validation images (or 'all' of "
+                           "the split) x BN calibration batches (default: two cheaper ones and "
+                           "the search's)")
             e.add_argument("--random", type=int, default=9,
                            help="random architectures besides the 15 references")
             e.add_argument("--seed", type=int, default=0)
         else:
             e.add_argument("--val-size", type=int, default=defaults.val_size,
-                           help="the search's settings: validation images")
+                           help="the search's settings: validation images (default: the whole "
+                           "split)")
             e.add_argument("--calib-batches", type=int, default=defaults.calib_batches,
                            help="the search's settings: BN calibration batches")
             e.add_argument("--partial", action="store_true",

@@ -180,29 +180,30 @@ def test_report_refuses_incomplete_references_unless_partial(tmp_path, fm, capsy
 def test_evaluator_check_scores_each_candidate_against_the_whole_split(tmp_path, fm, capsys):
     ckpt = _tiny_supernet(tmp_path)
     assert protocol.main(["evaluator-check", "--out", str(tmp_path), "--checkpoint", str(ckpt),
-                          "--data-root", str(fm), "--candidates", "10x1,20x2", "--random", "3",
+                          "--data-root", str(fm), "--candidates", "10x1,allx2", "--random", "3",
                           "--calib-batch-size", "8"]) == 0
     result = json.loads((tmp_path / "evaluator_check.json").read_text())
     assert result["architectures"] == 18 and len(result["codes"]) == 18
-    assert [c["settings"] for c in result["candidates"]] == [
-        {"val_size": 10, "calib_batches": 1, "calib_batch_size": 8},
-        {"val_size": 20, "calib_batches": 2, "calib_batch_size": 8}]
+    # "all" resolves to the whole search-validation split (20 images here)
+    assert [(c["label"], c["settings"]) for c in result["candidates"]] == [
+        ("10x1", {"val_size": 10, "calib_batches": 1, "calib_batch_size": 8}),
+        ("allx2", {"val_size": 20, "calib_batches": 2, "calib_batch_size": 8})]
     assert result["whole_split"] == {"val_size": 20, "calib_batches": 8, "calib_seed": 2,
                                      "calib_batch_size": 8}
     assert set(result["scores"]) == {"whole_split", "10x1_calib_seed_0", "10x1_calib_seed_1",
-                                     "20x2_calib_seed_0", "20x2_calib_seed_1"}
+                                     "allx2_calib_seed_0", "allx2_calib_seed_1"}
     scores = {k: np.array(v) for k, v in result["scores"].items()}
     # 10 images: every score is a multiple of 1/10; the two calibration seeds differ somewhere
     tenths = scores["10x1_calib_seed_0"] * 10
     assert np.allclose(tenths, np.round(tenths))
-    assert not np.array_equal(scores["20x2_calib_seed_0"], scores["20x2_calib_seed_1"])
+    assert not np.array_equal(scores["allx2_calib_seed_0"], scores["allx2_calib_seed_1"])
     for row in result["candidates"]:
         assert -1 <= row["tau_between_calibration_seeds"] <= 1
         assert row["seconds_per_architecture"] > 0
     assert "two calibration seeds" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("bad", ["1000", "ax2", "0x2", ","])
+@pytest.mark.parametrize("bad", ["1000", "ax2", "0x2", ",", "allx0", "all"])
 def test_evaluator_check_bad_candidates_exit_with_one_line(tmp_path, bad, capsys):
     assert protocol.main(["evaluator-check", "--out", str(tmp_path), "--candidates", bad]) == 2
     err = capsys.readouterr().err

@@ -15,12 +15,12 @@ from search_repro.supernet import (CheckpointError, EvaluatorSettings, SupernetE
 SMALL = EvaluatorSettings(val_size=48, calib_batches=2, calib_batch_size=16, eval_batch_size=20)
 
 
-def _make_evaluator(channels_last: bool = True) -> SupernetEvaluator:
+def _make_evaluator(channels_last: bool = True, **kwargs) -> SupernetEvaluator:
     g = torch.Generator().manual_seed(1)
     return SupernetEvaluator(tiny_supernet(), torch.randn(32, 1, 32, 32, generator=g) * 1.5,
                              torch.randn(48, 1, 32, 32, generator=g),
                              torch.randint(0, 10, (48,), generator=g), SMALL,
-                             channels_last=channels_last)
+                             channels_last=channels_last, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,23 @@ def test_prefix_sharing_equals_naive_per_candidate_evaluation(evaluator):
         torch.testing.assert_close(shared[tuple(map(int, c))], naive, rtol=1e-5, atol=1e-5)
     # different architectures really give different logits
     assert not torch.allclose(shared[tuple(map(int, codes[0]))], shared[tuple(map(int, codes[2]))])
+
+
+def test_first_layer_outputs_kept_across_calls_change_nothing():
+    kept, fresh = _make_evaluator(), _make_evaluator(first_layer_cache_bytes=0)
+    first, second = _codes(4, 5), _codes(4, 6)
+    second[:, 0] = first[:, 0]          # the second call reuses the first layer's choices
+    kept.prefix_logits([tuple(map(int, c)) for c in first])
+    assert set(kept._first_layer) == set(map(int, first[:, 0]))
+    again = kept.prefix_logits([tuple(map(int, c)) for c in second])
+    for c in second:  # kept outputs, yet the naive path (recalibrated from scratch) agrees
+        key = tuple(map(int, c))
+        torch.testing.assert_close(again[key], fresh.naive_logits(c), rtol=1e-5, atol=1e-5)
+    assert fresh._first_layer == {}     # a zero budget keeps nothing
+    # a budget too small for all 12 choices keeps none of them
+    small = _make_evaluator(first_layer_cache_bytes=1000)
+    small.prefix_logits([tuple(map(int, c)) for c in first])
+    assert small._first_layer == {}
 
 
 def test_memory_format_does_not_change_the_logits(evaluator):
@@ -117,3 +134,7 @@ def test_from_checkpoint_is_deterministic(tmp_path):
     assert a.describe()["settings"]["val_size"] == 40
     with pytest.raises(ValueError, match="exceeds"):
         SupernetEvaluator.from_checkpoint(weights, root, val_size=51)
+    # by default the whole search-validation split is scored, and the record says how much
+    whole = SupernetEvaluator.from_checkpoint(weights, root, calib_batch_size=16)
+    assert whole.describe()["settings"]["val_size"] == 50
+    assert len(whole._labels) == 50

@@ -4,14 +4,16 @@ For each path the BatchNorm statistics are recalibrated on a fixed set of traini
 then a cumulative average over ``calib_batches`` train-mode batches), then the path is evaluated
 in eval mode. The statistics of layer i depend only on the choices of layers 1..i, so a batch of
 architectures is scored as a prefix tree: each distinct prefix is calibrated and evaluated once,
-and its activations are handed to all architectures that share it. Results are cached by
-architecture, so a repeated request costs nothing.
+and its activations are handed to all architectures that share it. The first searchable layer has only 12 choices and
+is the most expensive (it runs on the largest maps), so its outputs are kept from call to call
+when all 12 fit in ``first_layer_cache_bytes``. Results are cached by architecture, so a repeated
+request costs nothing.
 """
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -20,7 +22,8 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from moga_zoo.errors import MissingFileError, UsageError
-from moga_zoo.search_space import NUM_LAYERS, Architecture, check_codes, space_hash
+from moga_zoo.search_space import (NUM_CHOICES, NUM_LAYERS, Architecture, check_codes,
+                                   space_hash)
 
 from .checkpoint import load_supernet
 from .model import Supernet
@@ -34,10 +37,14 @@ BUNDLED_CHECKPOINT = os.path.join(os.path.dirname(__file__), "artifacts",
 
 @dataclass(frozen=True)
 class EvaluatorSettings:
-    """How an architecture is scored (recorded with every result set)."""
+    """How an architecture is scored (recorded with every result set).
 
-    val_size: int = 1000          # first images of the search-validation split
-    calib_batches: int = 2        # BN recalibration: train-mode batches of training images
+    The defaults are the cheapest settings measured to rank stably on the bundled proxy
+    (docs/supernet.md, "The evaluator's settings"): the whole split, 4 calibration batches.
+    """
+
+    val_size: int | None = None   # first images of the search-validation split; None: all of it
+    calib_batches: int = 4        # BN recalibration: train-mode batches of training images
     calib_batch_size: int = 128
     calib_seed: int = 0           # which training images calibrate
     eval_batch_size: int = 1000
@@ -71,12 +78,16 @@ class SupernetEvaluator:
     """Accuracy of architectures from one trained supernet (deterministic, batched, cached).
 
     The supernet passed in is put in eval mode and, with ``channels_last``, in that memory
-    format, in place.
+    format, in place. ``first_layer_cache_bytes`` bounds the memory kept for the first layer's
+    outputs (0: keep none); it changes speed, never results.
     """
 
     def __init__(self, supernet: Supernet, calib_images: torch.Tensor, val_images: torch.Tensor,
                  val_labels: torch.Tensor, settings: EvaluatorSettings = EvaluatorSettings(),
-                 source: dict | None = None, channels_last: bool = True) -> None:
+                 source: dict | None = None, channels_last: bool = True,
+                 first_layer_cache_bytes: int = 2 << 30) -> None:
+        if settings.val_size is None:
+            settings = replace(settings, val_size=len(val_images))
         if len(calib_images) < settings.calib_batches * settings.calib_batch_size:
             raise UsageError(f"need {settings.calib_batches * settings.calib_batch_size} "
                              f"calibration images, got {len(calib_images)}")
@@ -90,6 +101,8 @@ class SupernetEvaluator:
         self._val = val_images.contiguous(memory_format=fmt)
         self._labels = val_labels.long()
         self._cache: dict[Codes, float] = {}
+        self._first_layer: dict[int, tuple[list[torch.Tensor], torch.Tensor]] = {}
+        self.first_layer_cache_bytes = first_layer_cache_bytes
         self.requested = 0      # architectures asked for (with repeats)
         self.computed = 0       # architectures actually scored
         self.seconds = 0.0      # time spent scoring
@@ -118,6 +131,8 @@ class SupernetEvaluator:
             raise UsageError(f"{path} was trained for {supernet.config['num_classes']} classes, "
                              f"{supernet.config['in_chans']} channels; the data at "
                              f"{data.source} has {data.num_classes} and {data.in_chans}")
+        if cfg.val_size is None:
+            cfg = replace(cfg, val_size=len(data.search_val))
         if cfg.val_size > len(data.search_val):
             raise UsageError(f"val_size {cfg.val_size} exceeds the search-validation split "
                              f"({len(data.search_val)} images)")
@@ -199,10 +214,25 @@ class SupernetEvaluator:
         for a in archs:
             groups.setdefault(a[depth], []).append(a)
         for code, group in groups.items():
-            block = net.layers[depth][code]
-            next_calib = _calibrate(block, calib)
-            next_val = self._eval_chunks(block, val)
+            if depth == 0:
+                next_calib, next_val = self._first_layer_outputs(code)
+            else:
+                block = net.layers[depth][code]
+                next_calib = _calibrate(block, calib)
+                next_val = self._eval_chunks(block, val)
             self._descend(depth + 1, group, next_calib, next_val, out)
+
+    def _first_layer_outputs(self, code: int) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Calibration and validation outputs of the first layer's choice ``code``, kept when
+        all 12 choices' outputs fit in ``first_layer_cache_bytes``."""
+        if code in self._first_layer:
+            return self._first_layer[code]
+        block = self.supernet.layers[0][code]
+        outputs = (_calibrate(block, self._stem_calib), self._eval_chunks(block, self._stem_val))
+        size = sum(t.numel() * t.element_size() for t in (*outputs[0], outputs[1]))
+        if size * NUM_CHOICES <= self.first_layer_cache_bytes:
+            self._first_layer[code] = outputs
+        return outputs
 
 
 def load_checkpoint_data(meta: dict, data_root: "str | None" = None):
