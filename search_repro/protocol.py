@@ -508,6 +508,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         "kendall_tau_macs_vs_test": float(kendalltau(macs[sel], test[sel])[0]),
         **{f"kendall_tau_supernet_{k}_vs_macs": float(kendalltau(e[sel], macs[sel])[0])
            for k, e in estimates.items()}}
+    # how far each reference got in training: does test accuracy follow the training loss (the
+    # networks underfit) and does either follow capacity?
+    fit = -np.array([np.mean([r["final_loss_mean_last_10pct"] for r in runs[n]])
+                     for n in names])
+    training_loss = {
+        "kendall_tau_test_vs_minus_final_train_loss": float(kendalltau(test[sel], fit[sel])[0]),
+        "kendall_tau_macs_vs_minus_final_train_loss": float(kendalltau(macs[sel], fit[sel])[0]),
+        **{f"kendall_tau_supernet_{k}_vs_minus_final_train_loss":
+           float(kendalltau(e[sel], fit[sel])[0]) for k, e in estimates.items()}}
     multi_seed = per_seed.shape[1] > 1
     seed_taus = [float(kendalltau(per_seed[sel, i], per_seed[sel, j])[0])
                  for i, j in itertools.combinations(range(per_seed.shape[1]), 2)]
@@ -528,6 +537,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                            if multi_seed else None),
         "evaluators": evaluators,
         "capacity_baseline": capacity,
+        "training_loss": training_loss,
         "architectures": {n: {"arch": runs[n][0]["arch"], "params": runs[n][0]["params"],
                               "macs": runs[n][0]["macs"],
                               "test_accuracy_mean": float(test[i]),
@@ -557,6 +567,11 @@ def cmd_report(args: argparse.Namespace) -> int:
           f"{capacity['kendall_tau_macs_vs_test']:.3f}; supernet (search_default, full_split) "
           f"vs MACs {capacity['kendall_tau_supernet_search_default_vs_macs']:.3f}, "
           f"{capacity['kendall_tau_supernet_full_split_vs_macs']:.3f}")
+    print(f"final training loss (mean over seeds, negated) vs stand-alone test: Kendall tau "
+          f"{training_loss['kendall_tau_test_vs_minus_final_train_loss']:.3f}; vs MACs "
+          f"{training_loss['kendall_tau_macs_vs_minus_final_train_loss']:.3f}; vs supernet "
+          f"(full_split) "
+          f"{training_loss['kendall_tau_supernet_full_split_vs_minus_final_train_loss']:.3f}")
     if multi_seed:
         print(f"seed-to-seed tau {', '.join(f'{v:.3f}' for v in seed_taus)}; noise ceiling "
               f"{report['noise_ceiling_kendall_tau']:.3f}")

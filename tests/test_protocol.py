@@ -110,6 +110,7 @@ def _fake_references(folder, seeds=(0, 1, 2)):
         for seed in seeds:
             run = {"arch": str(arch), "seed": seed, "params": 1000 + i, "macs": 10 + i,
                    "test_accuracy": 0.5 + 0.02 * i + rng.normal(0, 0.002),
+                   "final_loss_mean_last_10pct": 1.0 - 0.01 * i,
                    "proxy": {"task": "canvas", "resolution": 64}, "recipe": {"epochs": 3}}
             (folder / name).mkdir(parents=True, exist_ok=True)
             (folder / name / f"seed{seed}.json").write_text(json.dumps(run))
@@ -140,6 +141,9 @@ def test_report_writes_the_ranking_json_and_plot(tmp_path, fm):
     # the fake references' MACs rise with their accuracy: the capacity baseline ranks them right
     assert report["capacity_baseline"]["kendall_tau_macs_vs_test"] == pytest.approx(1.0)
     assert -1 <= report["capacity_baseline"]["kendall_tau_supernet_full_split_vs_macs"] <= 1
+    # the fake references' training loss falls as their accuracy rises
+    assert report["training_loss"]["kendall_tau_test_vs_minus_final_train_loss"] == \
+        pytest.approx(1.0)
     # the fake references rise by 2 points per architecture with 0.2-point seed noise
     assert report["noise_ceiling_kendall_tau"] > 0.95
     assert min(report["standalone_seed_to_seed_kendall_tau"]) > 0.9
