@@ -10,10 +10,15 @@ __all__ = ["data_name", "standard_error", "describe_score"]
 
 
 def data_name(source: str) -> str:
-    """A data source as recorded by the evaluator (``kind:path``), without the machine's path."""
+    """A data source as recorded by the evaluator (``kind:path[:task knobs]``), named by its
+    data and task, without the machine's path."""
     kind, _, root = str(source).partition(":")
     if kind == "fashion-mnist":
-        return "Fashion-MNIST"
+        _, task, knobs = root.partition(":name=")
+        if not task:
+            return "Fashion-MNIST"
+        turned = "turned " if "rotate=" in knobs else ""
+        return f"Fashion-MNIST {turned}cluttered {knobs.split(',')[0]}"
     return f"image folder '{PurePath(root).name}'" if kind == "folder" else str(source)
 
 
