@@ -100,8 +100,8 @@ print(f"custom architecture:    {count_params(custom):,} parameters")""")
 ## 3. Run the search
 
 `moga-zoo search` reruns MoGA's weighted NSGA-II search on the bundled Fashion-MNIST supernet
-and the bundled CPU latency table (budget `default`: 24 architectures x 25 generations and a
-random sample of 100; see [Search](search.md) for its measured time). This page uses the
+and the bundled CPU latency table (budget `default`: 24 architectures x 15 generations and a
+random sample of 50; see [Search](search.md) for its measured time). This page uses the
 `smoke` budget (8 x 3, 8 random) to stay short; drop `--budget smoke` for the real run. Without
 `--no-progress` a bar follows the generations and then the scoring of MoGA-A/B/C and the random
 sample.

@@ -173,6 +173,6 @@ def test_plot_axis_names_data_split_and_size():
     from search_repro.search.plot import accuracy_label
 
     label = accuracy_label({"data": "Fashion-MNIST", "evaluator": {"val_size": 1000}})
-    assert label == "supernet accuracy\nFashion-MNIST search-validation split (first 1,000 images)"
+    assert label == "supernet accuracy\nFashion-MNIST\nsearch-validation split (first 1,000 images)"
     assert "Fashion-MNIST" in accuracy_label({"supernet": "bundled"})
     assert "--" not in label

@@ -21,11 +21,12 @@ DEFAULT_OBJECTIVES = ("accuracy", "latency", "params")
 DEFAULT_WEIGHTS = (0.4, 0.4, 0.2)
 
 #: Named budgets: population size, generations, size of the random-sample cloud.
-#: ``default`` fits in 10 minutes on a 2-core CPU with the bundled supernet; ``paper`` is a
-#: full-scale run (MoGA did not publish its population or generation count: our choice).
+#: ``default`` fits in 10 minutes on a 2-core CPU with the bundled supernet and the evaluator's
+#: whole-split scoring (docs/search.md); ``paper`` is a full-scale run (MoGA did not publish its
+#: population or generation count: our choice).
 BUDGETS: dict[str, dict[str, int]] = {
     "smoke": {"pop_size": 8, "generations": 3, "random_samples": 8},
-    "default": {"pop_size": 24, "generations": 25, "random_samples": 100},
+    "default": {"pop_size": 24, "generations": 15, "random_samples": 50},
     "paper": {"pop_size": 100, "generations": 200, "random_samples": 1000},
 }
 

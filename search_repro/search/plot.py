@@ -19,7 +19,7 @@ def accuracy_label(artifacts: dict[str, Any]) -> str:
                                      else "its training data's")
     images = (artifacts.get("evaluator") or {}).get("val_size")
     size = f" (first {images:,} images)" if images else ""
-    return f"supernet accuracy\n{data} search-validation split{size}"
+    return f"supernet accuracy\n{data}\nsearch-validation split{size}"
 
 
 def plot_search(outcome: SearchOutcome, path: Path) -> None:
