@@ -4,10 +4,10 @@ For each path the BatchNorm statistics are recalibrated on a fixed set of traini
 then a cumulative average over ``calib_batches`` train-mode batches), then the path is evaluated
 in eval mode. The statistics of layer i depend only on the choices of layers 1..i, so a batch of
 architectures is scored as a prefix tree: each distinct prefix is calibrated and evaluated once,
-and its activations are handed to all architectures that share it. The first searchable layer has only 12 choices and
-is the most expensive (it runs on the largest maps), so its outputs are kept from call to call
-when all 12 fit in ``first_layer_cache_bytes``. Results are cached by architecture, so a repeated
-request costs nothing.
+and its activations are handed to all architectures that share it. The first searchable layer
+has only 12 choices and is the most expensive (it runs on the largest maps), so its outputs are
+kept from call to call when all 12 fit in ``first_layer_cache_bytes``. Results are cached by
+architecture, so a repeated request costs nothing.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class EvaluatorSettings:
     """How an architecture is scored (recorded with every result set).
 
     The defaults are the cheapest settings measured to rank stably on the bundled proxy
-    (docs/supernet.md, "The evaluator's settings"): the whole split, 4 calibration batches.
+    (docs/supernet.md, "Evaluator"): the whole split, 4 calibration batches.
     """
 
     val_size: int | None = None   # first images of the search-validation split; None: all of it
