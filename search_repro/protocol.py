@@ -753,7 +753,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         defaults = EvaluatorSettings()
         e.add_argument("--calib-batch-size", type=int, default=defaults.calib_batch_size)
         if fn is cmd_evaluator_check:
-            e.add_argument("--candidates", default=f"1000x2,2500x8,{candidate_label(asdict(defaults))}",
+            e.add_argument("--candidates",
+                           default=f"1000x2,2500x8,{candidate_label(asdict(defaults))}",
                            metavar="IMAGESxBATCHES,...",
                            help="evaluator settings to check: validation images (or 'all' of "
                            "the split) x BN calibration batches (default: two cheaper ones and "
