@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from machine import machine_line  # noqa: E402
 
 from moga_zoo.fileio import replace_atomic, write_text_atomic  # noqa: E402
+from search_repro.search.defaults import BUDGETS  # noqa: E402
 
 PAGE = REPO / "docs" / "getting-started.md"
 ASSETS = REPO / "docs" / "getting-started"
@@ -96,13 +97,14 @@ model = moga_zoo.create("moga_b", num_classes=10)      # any timm keyword argume
 custom = moga_zoo.create(arch="e3k3-e3k5-e3k7-e6k3-e6k5se-e6k7-e3k3se-e6k5-e3k7se-e6k3-e3k5-e6k7se-e3k3-e6k5")
 print(f"moga_b with 10 classes: {count_params(model):,} parameters")
 print(f"custom architecture:    {count_params(custom):,} parameters")""")
-    page.text("""
+    full, smoke = BUDGETS["default"], BUDGETS["smoke"]
+    page.text(f"""
 ## 3. Run the search
 
 `moga-zoo search` reruns MoGA's weighted NSGA-II search on the bundled Fashion-MNIST supernet
-and the bundled CPU latency table (budget `default`: 24 architectures x 15 generations and a
-random sample of 50; see [Search](search.md) for its measured time). This page uses the
-`smoke` budget (8 x 3, 8 random) to stay short; drop `--budget smoke` for the real run. Without
+and the bundled CPU latency table (budget `default`: {full['pop_size']} architectures x {full['generations']} generations and a
+random sample of {full['random_samples']}; see [Search](search.md) for its measured time). This page uses the
+`smoke` budget ({smoke['pop_size']} x {smoke['generations']}, {smoke['random_samples']} random) to stay short; drop `--budget smoke` for the real run. Without
 `--no-progress` a bar follows the generations and then the scoring of MoGA-A/B/C and the random
 sample.
 """)

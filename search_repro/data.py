@@ -28,6 +28,7 @@ from torch.utils.data import Dataset, Subset
 from moga_zoo.errors import MogaZooError
 
 __all__ = ["DataError", "DataSplits", "FASHION_MNIST_DIR", "load_splits", "load_fashion_mnist",
+           "fashion_mnist_source",
            "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "CanvasTask", "TASKS", "parse_task",
            "render_canvas", "place_garments"]
 
@@ -263,19 +264,27 @@ def _held_out(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[size:]), np.sort(order[:size])
 
 
+def fashion_mnist_source(root: "str | Path", task: "CanvasTask | None") -> str:
+    """How the splits record their origin: ``fashion-mnist:ROOT``, then ``:KNOBS`` of a task."""
+    source = f"fashion-mnist:{root}"
+    if task is None:
+        return source
+    return source + ":" + ",".join(f"{k}={v}" for k, v in task.describe().items())
+
+
 def _fashion_mnist_splits(root: "Path | None", resolution: int, search_val_size: int,
                           seed: int, task: "CanvasTask | None") -> DataSplits:
     arrays = load_fashion_mnist(root)
     images, labels = (torch.from_numpy(a.copy()) for a in arrays["train"])
     train_idx, val_idx = _held_out(len(labels), search_val_size, seed)
     test_images, test_labels = (torch.from_numpy(a.copy()) for a in arrays["test"])
-    norm, source = {}, f"fashion-mnist:{root or FASHION_MNIST_DIR}"
+    norm = {}
     if task is not None:  # clutter comes from the same split: test never sees training images
         images = render_canvas(images, task, resolution, [seed, 1])
         test_images = render_canvas(test_images, task, resolution, [seed, 2])
         sample = images[train_idx[:10000]].float() / 255
         norm = {"mean": float(sample.mean()), "std": float(sample.std())}
-        source += ":" + ",".join(f"{k}={v}" for k, v in task.describe().items())
+    source = fashion_mnist_source(root or FASHION_MNIST_DIR, task)
     return DataSplits(
         train=_ImageTensor(images[train_idx], labels[train_idx], resolution, **norm),
         search_val=_ImageTensor(images[val_idx], labels[val_idx], resolution, **norm),

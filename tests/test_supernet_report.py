@@ -7,12 +7,11 @@ from search_repro.supernet.report import data_name, describe_score, standard_err
 
 def test_data_name_drops_the_machine_path():
     assert data_name("fashion-mnist:/usr/share/fashion-mnist") == "Fashion-MNIST"
-    # the proxy's task is named, as the data pipeline records it
-    from search_repro.data import parse_task
-    for task, name in (("canvas", "Fashion-MNIST cluttered canvas"),
+    # the proxy's task is named, from the source string the data pipeline records
+    from search_repro.data import fashion_mnist_source, parse_task
+    for task, name in (("plain", "Fashion-MNIST"), ("canvas", "Fashion-MNIST cluttered canvas"),
                        ("canvas:rotate=180", "Fashion-MNIST turned cluttered canvas")):
-        knobs = ",".join(f"{k}={v}" for k, v in parse_task(task).describe().items())
-        assert data_name(f"fashion-mnist:/usr/share/fashion-mnist:{knobs}") == name
+        assert data_name(fashion_mnist_source("/usr/share/fashion-mnist", parse_task(task))) == name
     assert data_name("folder:/home/me/data/imagenet-100") == "image folder 'imagenet-100'"
 
 
