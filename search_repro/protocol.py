@@ -34,10 +34,11 @@ import torch
 from moga_zoo.errors import UsageError, run_reporting
 from moga_zoo.fileio import write_json_atomic
 
-from .data import load_splits
-from .proxy import ProxySpec, capacity_ladder, reference_architectures
+from .data import fashion_mnist_source, load_splits, parse_task
+from .proxy import DISPLAY, ProxySpec, capacity_ladder, reference_architectures
 from .standalone import Recipe, train_standalone
 from .supernet.evaluator import EvaluatorSettings
+from .supernet.report import data_name
 from .supernet.train import TrainConfig, train_supernet
 
 __all__ = ["train_set", "read_run", "reuse_runs", "assign_shards", "training_arguments",
@@ -600,19 +601,23 @@ def _plot_ranking(names: list[str], estimate: np.ndarray, per_seed: np.ndarray, 
         ax.errorbar(estimate[mask] * 100, mean[mask], yerr=spread[:, mask], fmt=style, capsize=3,
                     label=label)
     for i, (n, e, t) in enumerate(zip(names, estimate, mean)):
-        ax.annotate(n, (e * 100, t), textcoords="offset points", xytext=(4, 4 if i % 2 else -11),
-                    fontsize=7)
+        left = n in DISPLAY  # MoGA's labels to the left, so that they clear the references'
+        ax.annotate(DISPLAY.get(n, n), (e * 100, t), textcoords="offset points",
+                    xytext=(-4 if left else 4, 4 if i % 2 else -11),
+                    ha="right" if left else "left", fontsize=7)
     proxy = report["proxy"]
     ax.set_xlabel(f"supernet score: search-validation accuracy (%), "
                   f"{tau['settings']['val_size']} images")
     ax.set_ylabel(f"stand-alone test accuracy (%), mean and range of {per_seed.shape[1]} seeds")
     lo, hi = tau["kendall_tau_95pct_interval"]
     ceiling = report["noise_ceiling_kendall_tau"]
-    ax.set_title(f"Fashion-MNIST {proxy['task']} {proxy['resolution']} px: Kendall \u03c4 = "
-                 f"{tau['kendall_tau_vs_test']:.2f} (95 % {lo:.2f} to {hi:.2f})"
-                 + (f", noise ceiling {ceiling:.2f}" if ceiling is not None else "")
+    task = data_name(fashion_mnist_source("", parse_task(proxy["task"])))
+    ax.set_title(f"{task}, {proxy['resolution']} px: does the supernet rank stand-alone accuracy?\n"
+                 f"Kendall \u03c4 = {tau['kendall_tau_vs_test']:.2f} (95 % {lo:.2f} to {hi:.2f})"
+                 + (f"; a perfect estimator reaches {ceiling:.2f} against these means"
+                    if ceiling is not None else "")
                  + (f"\npartial: seeds {report['seeds']} of {len(names)} references, "
-                    f"the others still training" if report["partial"] else ""), fontsize=9)
+                    f"the others still training" if report["partial"] else ""), fontsize=8.5)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()

@@ -17,7 +17,11 @@ import numpy as np
 from moga_zoo.search_space import (EXPANSIONS, KERNELS, NUM_LAYERS, SE_OPTIONS, Architecture,
                                    Choice, check_strides)
 
-__all__ = ["ProxySpec", "CANVAS_STRIDES", "CANVAS_PROXY", "capacity_ladder", "reference_architectures"]
+__all__ = ["ProxySpec", "CANVAS_STRIDES", "CANVAS_PROXY", "DISPLAY", "capacity_ladder",
+           "reference_architectures"]
+
+#: How reports name the published models among the references and picks.
+DISPLAY = {"moga_a": "MoGA-A", "moga_b": "MoGA-B", "moga_c": "MoGA-C"}
 
 #: Layers 1, 3 and 6 downsample, layer 12 does not (MoGA's schedule has 1, 3, 6 and 12): with the
 #: stem's stride 2 a 64 px canvas runs on 32, 16, 8 and 4 px maps.

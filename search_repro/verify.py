@@ -34,12 +34,11 @@ from moga_zoo.fileio import replace_atomic, write_json_atomic, write_text_atomic
 from moga_zoo.search_space import NAMED_ARCHITECTURES, Architecture
 
 from .protocol import parse_seeds, read_run, train_set, training_arguments
+from .proxy import DISPLAY
 
 __all__ = ["pick_rule", "architectures", "latency_targets", "verdict", "latency_comparison",
            "device_awareness", "build_report", "render_markdown", "plot_report", "main",
            "VerifyError", "PICK_RULE", "NOISE_RULE", "NOISE_K", "LATENCY_RULE"]
-
-DISPLAY = {"moga_a": "MoGA-A", "moga_b": "MoGA-B", "moga_c": "MoGA-C"}
 
 PICK_RULE = ("for each of MoGA-A/B/C: among the front members whose latency predicted by the "
              "search's table is <= that model's latency predicted by the same table, the one with "
