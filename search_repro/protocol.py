@@ -584,6 +584,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def proxy_title(proxy: dict) -> str:
+    """A proxy (``ProxySpec.describe()``) in words for plots: its task and input size."""
+    task = data_name(fashion_mnist_source("", parse_task(proxy["task"])))
+    return f"{task}, {proxy['resolution']} px"
+
+
 def _plot_ranking(names: list[str], estimate: np.ndarray, per_seed: np.ndarray, tau: dict,
                   report: dict, path: Path) -> None:
     import matplotlib
@@ -611,8 +617,7 @@ def _plot_ranking(names: list[str], estimate: np.ndarray, per_seed: np.ndarray, 
     ax.set_ylabel(f"stand-alone test accuracy (%), mean and range of {per_seed.shape[1]} seeds")
     lo, hi = tau["kendall_tau_95pct_interval"]
     ceiling = report["noise_ceiling_kendall_tau"]
-    task = data_name(fashion_mnist_source("", parse_task(proxy["task"])))
-    ax.set_title(f"{task}, {proxy['resolution']} px: does the supernet rank stand-alone accuracy?\n"
+    ax.set_title(f"{proxy_title(proxy)}: does the supernet rank stand-alone accuracy?\n"
                  f"Kendall \u03c4 = {tau['kendall_tau_vs_test']:.2f} (95 % {lo:.2f} to {hi:.2f})"
                  + (f"; a perfect estimator reaches {ceiling:.2f} against these means"
                     if ceiling is not None else "")

@@ -33,7 +33,7 @@ from moga_zoo.errors import UsageError, run_reporting
 from moga_zoo.fileio import replace_atomic, write_json_atomic, write_text_atomic
 from moga_zoo.search_space import NAMED_ARCHITECTURES, Architecture
 
-from .protocol import parse_seeds, read_run, train_set, training_arguments
+from .protocol import parse_seeds, proxy_title, read_run, train_set, training_arguments
 from .proxy import DISPLAY
 
 __all__ = ["pick_rule", "architectures", "latency_targets", "verdict", "latency_comparison",
@@ -547,8 +547,8 @@ def plot_report(report: dict, path: Path) -> None:
             ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
         ax.set_xlabel(f"measured latency on {key} (ms), median and range of the rounds")
         ax.set_ylabel("stand-alone test accuracy (%), mean \u00b1 SD over seeds")
-        ax.set_title(f"Fashion-MNIST {report['proxy']['task']} {report['proxy']['resolution']} "
-                     f"px proxy (test split) vs measured latency on {key}", fontsize=9)
+        ax.set_title(f"{proxy_title(report['proxy'])} proxy (test split)\n"
+                     f"vs measured latency on {key}", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
@@ -575,8 +575,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     predicted = {s["label"]: dict(zip(archs, load_table(s["table"]).predict(codes).tolist()))
                  for s in picks["searches"]}
     report = build_report(picks, runs, latency, sizes_by_arch, predicted)
-    report["commands"] = {"picks": picks["command"],
-                          "report": f"python -m search_repro.verify report --out {args.out}"}
+    command = f"python -m search_repro.verify report --out {args.out}"
+    if args.report_dir:
+        command += f" --report-dir {args.report_dir}"
+    report["commands"] = {"picks": picks["command"], "report": command}
     folder = Path(args.report_dir or out)
     folder.mkdir(parents=True, exist_ok=True)
     write_json_atomic(folder / "verify.json", report)
