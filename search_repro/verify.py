@@ -38,18 +38,22 @@ from .proxy import DISPLAY
 
 __all__ = ["pick_rule", "architectures", "latency_targets", "verdict", "latency_comparison",
            "device_awareness", "build_report", "render_markdown", "plot_report", "main",
-           "VerifyError", "PICK_RULE", "NOISE_RULE", "NOISE_K", "LATENCY_RULE"]
+           "seed_noise", "VerifyError", "PICK_RULE", "NOISE_RULE", "NOISE_ALPHA", "LATENCY_RULE"]
 
 PICK_RULE = ("for each of MoGA-A/B/C: among the front members whose latency predicted by the "
              "search's table is <= that model's latency predicted by the same table, the one with "
              "the highest supernet score; ties go to the lower predicted latency, then to the "
              "lexicographically first architecture string; no qualifying member: no pick")
 
-#: Seed noise: two architectures' mean accuracies differ beyond it when |difference| > K * SE.
-NOISE_K = 2.0
-NOISE_RULE = (f"d = mean(pick) - mean(MoGA) over seeds; SE = sqrt(sd_pick^2 / n_pick + "
-              f"sd_MoGA^2 / n_MoGA) with each architecture's own seed SD (ddof 1); better if "
-              f"d > {NOISE_K:g} SE, worse if d < -{NOISE_K:g} SE, else equal within seed noise")
+#: Two architectures' mean accuracies differ beyond seed noise when a two-sided Student t-test
+#: with the pooled seed SD rejects equal means at this level.
+NOISE_ALPHA = 0.05
+NOISE_RULE = ("d = mean(pick) - mean(MoGA) over seeds; s = the seed SD pooled over every "
+              "architecture of the report (ddof 1 within each; 2-3 seeds alone give too rough an "
+              "SD), df = its degrees of freedom; SE = s * sqrt(1/n_pick + 1/n_MoGA); better if "
+              f"d > t(df) * SE, worse if d < -t(df) * SE, with t(df) the two-sided "
+              f"{1 - NOISE_ALPHA:.0%} quantile of Student's t (a pooled two-sample t-test at "
+              f"p < {NOISE_ALPHA:g}), else equal within seed noise")
 
 LATENCY_RULE = ("faster / slower: every round median of one is below / above every round "
                 "median of the other; otherwise the same within the spread of the rounds")
@@ -277,15 +281,30 @@ def cmd_latency(args: argparse.Namespace) -> int:
 
 # --- verdicts ------------------------------------------------------------------------------------
 
-def verdict(pick: Sequence[float], model: Sequence[float], k: float = NOISE_K) -> dict:
-    """Accuracy of ``pick`` against ``model`` (per-seed values) under :data:`NOISE_RULE`."""
+def seed_noise(accuracy: Mapping[str, Sequence[float]]) -> dict:
+    """The seed SD pooled over architectures (per-seed values by architecture), its degrees of
+    freedom and the t quantile that :data:`NOISE_RULE` applies."""
+    from scipy import stats
+
+    values = [np.asarray(v, np.float64) for v in accuracy.values()]
+    if any(len(v) < 2 for v in values):
+        raise VerifyError("a verdict needs at least 2 seeds per architecture")
+    df = sum(len(v) - 1 for v in values)
+    sd = float(np.sqrt(sum(v.var(ddof=1) * (len(v) - 1) for v in values) / df))
+    return {"pooled_sd": sd, "df": df, "t": float(stats.t.ppf(1 - NOISE_ALPHA / 2, df))}
+
+
+def verdict(pick: Sequence[float], model: Sequence[float], noise: Mapping[str, float]) -> dict:
+    """Accuracy of ``pick`` against ``model`` (per-seed values) under :data:`NOISE_RULE`, with
+    ``noise`` from :func:`seed_noise`."""
     a, b = np.asarray(pick, np.float64), np.asarray(model, np.float64)
     if len(a) < 2 or len(b) < 2:
         raise VerifyError("a verdict needs at least 2 seeds per architecture")
     d = float(a.mean() - b.mean())
-    se = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
-    word = ("equal within seed noise" if abs(d) <= k * se else "better" if d > 0 else "worse")
-    return {"verdict": word, "difference": d, "standard_error": se, "threshold": k * se}
+    se = noise["pooled_sd"] * float(np.sqrt(1 / len(a) + 1 / len(b)))
+    threshold = noise["t"] * se
+    word = ("equal within seed noise" if abs(d) <= threshold else "better" if d > 0 else "worse")
+    return {"verdict": word, "difference": d, "standard_error": se, "threshold": threshold}
 
 
 def latency_comparison(a_rounds: Sequence[float], b_rounds: Sequence[float]) -> dict:
@@ -297,12 +316,13 @@ def latency_comparison(a_rounds: Sequence[float], b_rounds: Sequence[float]) -> 
 
 
 def device_awareness(searches: Sequence[dict], accuracy: Mapping[str, Sequence[float]],
-                     rounds: Mapping[str, Mapping[str, Sequence[float]]]) -> list[dict]:
+                     rounds: Mapping[str, Mapping[str, Sequence[float]]],
+                     noise: Mapping[str, float]) -> list[dict]:
     """For every two searches on tables of different runtimes and every MoGA model both picked
     for: is each search's pick faster on its own table's runtime than the other's pick, and are
     their accuracies equal within seed noise? A pair of architectures picked for several models
     counts once (``models`` lists them). ``accuracy``: per-seed values by architecture;
-    ``rounds``: per runtime key, round medians by architecture."""
+    ``rounds``: per runtime key, round medians by architecture; ``noise``: :func:`seed_noise`."""
     rows: dict[tuple[str, ...], dict] = {}
     for i, s in enumerate(searches):
         for t in searches[i + 1:]:
@@ -320,7 +340,7 @@ def device_awareness(searches: Sequence[dict], accuracy: Mapping[str, Sequence[f
                 rows[s["label"], t["label"], a, b] = {
                     "models": [name], "searches": [s["label"], t["label"]],
                     "architectures": [a, b], "same_architecture": a == b,
-                    "accuracy": verdict(accuracy[a], accuracy[b]),
+                    "accuracy": verdict(accuracy[a], accuracy[b], noise),
                     f"on_{ks}": latency_comparison(rounds[ks][a], rounds[ks][b]),
                     f"on_{kt}": latency_comparison(rounds[kt][b], rounds[kt][a]),
                     "own_runtime_keys": [ks, kt]}
@@ -386,6 +406,7 @@ def build_report(picks: dict, runs: Mapping[str, Sequence[dict]], latency: dict,
     if not latency["rounds"] or latency["architectures"] != list(archs):
         raise VerifyError("latency.json does not cover these picks; run the latency step again")
     accuracy = {a: [r["test_accuracy"] for r in runs[a]] for a in archs}
+    noise = seed_noise(accuracy)
     rounds = {k: {a: [rd[k][a] for rd in latency["rounds"]] for a in archs} for k in keys}
     roles: dict[str, list[str]] = {a: [] for a in archs}
     for name, arch in NAMED_ARCHITECTURES.items():
@@ -413,7 +434,7 @@ def build_report(picks: dict, runs: Mapping[str, Sequence[dict]], latency: dict,
                    "verdict": "no pick"}
             if p["pick"]:
                 pick, model = p["pick"]["arch"], str(NAMED_ARCHITECTURES[name])
-                acc = verdict(accuracy[pick], accuracy[model])
+                acc = verdict(accuracy[pick], accuracy[model], noise)
                 supernet = p["pick"]["supernet_accuracy"], p.get("model_supernet_accuracy")
                 row.update(pick=pick, same_architecture=pick == model, accuracy=acc,
                            supernet_difference=(None if supernet[1] is None
@@ -422,11 +443,12 @@ def build_report(picks: dict, runs: Mapping[str, Sequence[dict]], latency: dict,
                            latency={k: latency_comparison(rounds[k][pick], rounds[k][model])
                                     for k in keys})
             pairs.append(row)
-    aware = device_awareness(searches, accuracy, rounds)
+    aware = device_awareness(searches, accuracy, rounds, noise)
     first = next(iter(runs.values()))[0]
     machine = latency["machine"]
     return {
         "pick_rule": PICK_RULE, "noise_rule": NOISE_RULE, "latency_rule": LATENCY_RULE,
+        "seed_noise": noise,
         "proxy": first["proxy"], "recipe": first["recipe"],
         "searches": [{k: s[k] for k in ("label", "results", "table", "table_device",
                                         "table_runtime", "supernet_sha256", "front_size")}
@@ -479,7 +501,7 @@ def render_markdown(report: dict) -> str:
                      + f" | {e['params'] / 1e6:.2f} | {e['macs'] / 1e6:.0f} |")
     lines += ["", "Verdicts, pick against the MoGA model it was picked for:", "",
               "| searched on | pick for | supernet score difference (points) | stand-alone "
-              "accuracy difference (points) | 2 SE | verdict | measured on the table's runtime "
+              "accuracy difference (points) | t(df) x SE | verdict | measured on the table's runtime "
               "(pick / MoGA) |", "|---|---|---|---|---|---|---|"]
     for p in report["pairs"]:
         if p["pick"] is None:
@@ -496,7 +518,10 @@ def render_markdown(report: dict) -> str:
                      f"{p['accuracy']['threshold'] * 100:.2f} | {p['verdict']}"
                      + (" (same architecture)" if p["same_architecture"] else "")
                      + f" | {speed} |")
-    lines += ["", f"- Accuracy: {report['noise_rule']}.", f"- Latency: {report['latency_rule']}.",
+    noise = report["seed_noise"]
+    lines += ["", f"- Accuracy: {report['noise_rule']}. Here s = {noise['pooled_sd'] * 100:.2f} "
+                  f"points, df = {noise['df']}, t(df) = {noise['t']:.2f}.",
+              f"- Latency: {report['latency_rule']}.",
               f"- Picks: {report['pick_rule']}.", "", "Device awareness, measured:", ""]
     lines += [f"- {s}" for s in report["device_awareness_summary"]] or [
         "- not measurable: it needs picks from searches on tables of two different runtimes, "

@@ -117,19 +117,39 @@ def test_picks_command_checks_the_table_against_the_front(tmp_path, capsys):
     assert "same table" in capsys.readouterr().err
 
 
-def test_verdict_uses_two_standard_errors_of_the_difference():
-    better = verify.verdict([0.80, 0.81, 0.82], [0.70, 0.71, 0.72])
-    assert better["verdict"] == "better"
-    assert better["difference"] == pytest.approx(0.10)
-    assert better["standard_error"] == pytest.approx(np.sqrt(2 * 0.0001 / 3))
-    assert verify.verdict([0.70, 0.71, 0.72], [0.80, 0.81, 0.82])["verdict"] == "worse"
-    # d = 0.1, SE = sqrt(2 * 0.01 / 3) = 0.082: inside 2 SE, outside 1 SE
-    noisy = ([0.5, 0.6, 0.7], [0.4, 0.5, 0.6])
-    assert verify.verdict(*noisy)["verdict"] == "equal within seed noise"
-    assert verify.verdict(*noisy, k=1.0)["verdict"] == "better"
-    assert verify.verdict([0.5, 0.5], [0.5, 0.5])["verdict"] == "equal within seed noise"
+def test_seed_noise_pools_the_within_architecture_variance():
+    noise = verify.seed_noise({"a": [0.80, 0.82], "b": [0.70, 0.71, 0.75], "c": [0.5, 0.5]})
+    assert noise["df"] == 1 + 2 + 1
+    assert noise["pooled_sd"] == pytest.approx(np.sqrt((0.0002 + 0.0014) / 4))
+    assert noise["t"] == pytest.approx(2.776, abs=1e-3)  # Student's t, 97.5 %, 4 df
     with pytest.raises(ValueError, match="at least 2 seeds"):
-        verify.verdict([0.8], [0.7, 0.71])
+        verify.seed_noise({"a": [0.8], "b": [0.7, 0.71]})
+
+
+@pytest.mark.parametrize("pick, model", [
+    ([0.80, 0.81, 0.82], [0.70, 0.71, 0.72]), ([0.70, 0.71, 0.72], [0.80, 0.81, 0.82]),
+    ([0.5, 0.6, 0.7], [0.4, 0.5, 0.6]), ([0.5, 0.6, 0.7], [0.3, 0.35, 0.4]),
+    ([0.5, 0.52], [0.49, 0.50, 0.51]), ([0.5, 0.52], [0.40, 0.41, 0.43])])
+def test_verdict_is_scipys_pooled_t_test_on_two_architectures(pick, model):
+    from scipy import stats
+
+    got = verify.verdict(pick, model, verify.seed_noise({"p": pick, "m": model}))
+    assert got["difference"] == pytest.approx(np.mean(pick) - np.mean(model))
+    result = stats.ttest_ind(pick, model, equal_var=True)
+    expected = ("equal within seed noise" if not result.pvalue < verify.NOISE_ALPHA
+                else "better" if result.statistic > 0 else "worse")
+    assert got["verdict"] == expected
+
+
+def test_verdict_noise_comes_from_every_architecture():
+    pick, model = [0.5, 0.6, 0.7], [0.4, 0.45, 0.5]
+    alone = verify.seed_noise({"p": pick, "m": model})
+    quiet = verify.seed_noise({"p": pick, "m": model, **{f"q{i}": [0.6, 0.6] for i in range(20)}})
+    assert quiet["pooled_sd"] < alone["pooled_sd"] and quiet["t"] < alone["t"]
+    assert verify.verdict(pick, model, alone)["verdict"] == "equal within seed noise"
+    assert verify.verdict(pick, model, quiet)["verdict"] == "better"
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        verify.verdict([0.8], [0.7, 0.71], alone)
 
 
 def test_latency_comparison_needs_separated_rounds():
@@ -256,8 +276,10 @@ def test_report_markdown_and_plot(tmp_path):
             "2.00 | 5.00 | 300 |") in row
     assert ("| MoGA-A, MoGA-B | torch-table, ort-table | cpu-torch: faster (0.67x) | "
             "cpu-onnxruntime: faster (0.68x) | +0.00 (equal within seed noise) |") in text
-    assert "| torch-table | MoGA-A | +5.00 | +4.00 | 1.63 | better | faster (0.50x) |" in text
-    assert "| ort-table | MoGA-C | – | +0.00 | 1.63 | equal within seed noise |" in text
+    # 5 architectures x 3 seeds, each seed SD 1 point: s = 1, df = 10, t = 2.23, SE = sqrt(2/3)
+    assert "Here s = 1.00 points, df = 10, t(df) = 2.23." in text
+    assert "| torch-table | MoGA-A | +5.00 | +4.00 | 1.82 | better | faster (0.50x) |" in text
+    assert "| ort-table | MoGA-C | – | +0.00 | 1.82 | equal within seed noise |" in text
     assert "| torch-table | MoGA-C | – | – | – | no pick: no front member" in text
     assert "- On cpu-onnxruntime, the picks searched on ort-table are faster" in text
     assert "interleaved) on Test CPU, onnxruntime 1.9, torch 2.0." in text
