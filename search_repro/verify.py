@@ -575,8 +575,9 @@ def plot_report(report: dict, path: Path) -> None:
         ax.set_title(f"{proxy_title(report['proxy'])} proxy (test split)\n"
                      f"vs measured latency on {key}", fontsize=9)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     replace_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
 
