@@ -345,3 +345,22 @@ def test_run_end_to_end_resumes_and_reuses_references(tmp_path, capsys):
     assert verify.main(["latency", "--out", str(out), *LATENCY[:-2], "--rounds", "3",
                         "--repeats", "3"]) == 2
     assert "measured with other settings" in capsys.readouterr().err
+
+
+# --- the committed report ------------------------------------------------------------------------
+
+def test_docs_quote_the_report_the_committed_runs_give(tmp_path):
+    """docs/search/verify.md is what `verify report` makes of evidence/verify today, and
+    docs/search.md quotes every line of it."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    assert verify.main(["report", "--out", str(root / "evidence" / "verify"),
+                        "--report-dir", str(tmp_path)]) == 0
+    committed = (root / "docs" / "search" / "verify.md").read_text()
+    assert (tmp_path / "verify.md").read_text() == committed
+    page = (root / "docs" / "search.md").read_text()
+    assert [line for line in committed.splitlines() if line and line not in page] == []
+    report = json.loads((root / "docs" / "search" / "verify.json").read_text())
+    assert report["commands"]["report"] == ("python -m search_repro.verify report --out "
+                                            "evidence/verify --report-dir docs/search")
