@@ -521,6 +521,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     multi_seed = per_seed.shape[1] > 1
     seed_taus = [float(kendalltau(per_seed[sel, i], per_seed[sel, j])[0])
                  for i, j in itertools.combinations(range(per_seed.shape[1]), 2)]
+    seed_sd = (float(np.sqrt(per_seed[sel].var(axis=1, ddof=1).mean())) if multi_seed
+               else None)
     rank = {"standalone": rankdata(-test, method="min"),
             **{k: rankdata(-e, method="min") for k, e in estimates.items()}}
     report = {
@@ -534,8 +536,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         "standalone_seed_to_seed_kendall_tau": seed_taus,
         "noise_ceiling_kendall_tau": noise_ceiling(per_seed[sel]) if multi_seed else None,
         "standalone_test_accuracy_range": [float(test[sel].min()), float(test[sel].max())],
-        "seed_sd_pooled": (float(np.sqrt(per_seed[sel].var(axis=1, ddof=1).mean()))
-                           if multi_seed else None),
+        "seed_sd_pooled": seed_sd,
+        "range_over_seed_sd": (float(np.ptp(test[sel]) / seed_sd) if seed_sd else None),
+        "train_seconds_total": float(sum(r["train_seconds"] for rs in runs.values() for r in rs)),
         "evaluators": evaluators,
         "capacity_baseline": capacity,
         "training_loss": training_loss,
@@ -575,7 +578,9 @@ def cmd_report(args: argparse.Namespace) -> int:
           f"{training_loss['kendall_tau_supernet_full_split_vs_minus_final_train_loss']:.3f}")
     if multi_seed:
         print(f"seed-to-seed tau {', '.join(f'{v:.3f}' for v in seed_taus)}; noise ceiling "
-              f"{report['noise_ceiling_kendall_tau']:.3f}")
+              f"{report['noise_ceiling_kendall_tau']:.3f}; range of the means "
+              f"{report['range_over_seed_sd']:.1f}x the pooled seed SD")
+    print(f"stand-alone training: {report['train_seconds_total'] / 3600:.1f} h in all")
     if report["partial"]:
         print(f"partial: ranked on seeds {report['seeds']} only, while the references are "
               f"still training" + (f" (not yet trained: "

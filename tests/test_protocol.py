@@ -110,7 +110,7 @@ def _fake_references(folder, seeds=(0, 1, 2)):
         for seed in seeds:
             run = {"arch": str(arch), "seed": seed, "params": 1000 + i, "macs": 10 + i,
                    "test_accuracy": 0.5 + 0.02 * i + rng.normal(0, 0.002),
-                   "final_loss_mean_last_10pct": 1.0 - 0.01 * i,
+                   "final_loss_mean_last_10pct": 1.0 - 0.01 * i, "train_seconds": 10.0 + i,
                    "proxy": {"task": "canvas", "resolution": 64}, "recipe": {"epochs": 3}}
             (folder / name).mkdir(parents=True, exist_ok=True)
             (folder / name / f"seed{seed}.json").write_text(json.dumps(run))
@@ -138,6 +138,11 @@ def test_report_writes_the_ranking_json_and_plot(tmp_path, fm):
     assert report["evaluators"]["search_default"]["settings"]["val_size"] == 10
     first = report["architectures"]["ref00"]
     assert len(first["test_accuracy_per_seed"]) == 3 and first["arch"]
+    assert report["train_seconds_total"] == 3 * sum(10.0 + i for i in range(15))
+    spread = np.array([report["architectures"][n]["test_accuracy_per_seed"]
+                       for n in report["ranked_architectures"]])
+    sd = np.sqrt(spread.var(axis=1, ddof=1).mean())
+    assert report["range_over_seed_sd"] == pytest.approx(np.ptp(spread.mean(1)) / sd)
     # the fake references' MACs rise with their accuracy: the capacity baseline ranks them right
     assert report["capacity_baseline"]["kendall_tau_macs_vs_test"] == pytest.approx(1.0)
     assert -1 <= report["capacity_baseline"]["kendall_tau_supernet_full_split_vs_macs"] <= 1
