@@ -501,8 +501,8 @@ def render_markdown(report: dict) -> str:
                      + f" | {e['params'] / 1e6:.2f} | {e['macs'] / 1e6:.0f} |")
     lines += ["", "Verdicts, pick against the MoGA model it was picked for:", "",
               "| searched on | pick for | supernet score difference (points) | stand-alone "
-              "accuracy difference (points) | t(df) x SE | verdict | measured on the table's runtime "
-              "(pick / MoGA) |", "|---|---|---|---|---|---|---|"]
+              "accuracy difference (points) | t(df) x SE | verdict | measured on the table's "
+              "runtime (pick / MoGA) |", "|---|---|---|---|---|---|---|"]
     for p in report["pairs"]:
         if p["pick"] is None:
             lines.append(f"| {p['search']} | {DISPLAY[p['model']]} | – | – | – | no pick: "
