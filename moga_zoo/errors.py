@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Callable
+from typing import Callable, Sequence
 
 __all__ = ["MogaZooError", "UsageError", "MissingFileError", "shorten", "one_line", "run_reporting"]
 
@@ -44,11 +44,22 @@ def one_line(error: BaseException) -> str:
     return _QUOTED.sub(lambda m: m[0][0] + shorten(m[0][1:-1]) + m[0][0], text)
 
 
-def run_reporting(prog: str, func: Callable[[], "int | None"]) -> int:
+def run_reporting(prog: str, func: Callable[[], "int | None"],
+                  command: "Sequence[str] | None" = None) -> int:
     """Run a command: a :class:`MogaZooError` becomes one line ``PROG: error: ...`` on stderr and
-    exit code 2; any other exception is a bug and keeps its traceback."""
+    exit code 2; Ctrl-C or SIGTERM one line saying what was saved and the ``command`` line that
+    resumes (:mod:`moga_zoo.interrupts`); any other exception is a bug and keeps its traceback."""
+    from . import interrupts
+
     try:
-        return int(func() or 0)
+        with interrupts.handling_interrupts():
+            return int(func() or 0)
     except MogaZooError as e:
+        interrupts.close_progress_bars()
         print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        interrupts.close_progress_bars()
+        command = [prog.split()[0], *sys.argv[1:]] if command is None else command
+        print(f"{prog}: {interrupts.interrupted_line(command)}", file=sys.stderr)
+        return interrupts.exit_code()

@@ -12,6 +12,7 @@ import torch.nn as nn
 from .builder import build_moga
 from .errors import UsageError
 from .search_space import Architecture, ArchitectureError
+from .weights.border import loader_border
 from .weights.loading import timm_pretrained_kwargs
 
 __all__ = ["create", "list_models", "resolve_architecture"]
@@ -62,7 +63,8 @@ def create(
         raise UsageError("give exactly one of a model name or arch=")
     if name is not None:
         if name.split(".", 1)[0] in list_models():
-            return timm.create_model(name, pretrained=pretrained, weights=weights, **kwargs)
+            with loader_border(os.fspath(weights) if weights is not None else name):
+                return timm.create_model(name, pretrained=pretrained, weights=weights, **kwargs)
         try:
             arch = Architecture.parse(name)
         except ArchitectureError:
@@ -71,8 +73,9 @@ def create(
             raise _unknown(name) from None
     architecture = Architecture.parse(arch)
     if weights is not None:
-        return build_moga(architecture, pretrained=True,
-                          **timm_pretrained_kwargs("moga", kwargs, weights=weights))
+        with loader_border(os.fspath(weights)):
+            return build_moga(architecture, pretrained=True,
+                              **timm_pretrained_kwargs("moga", kwargs, weights=weights))
     if pretrained:
         raise UsageError(
             f"no pretrained weights exist for architecture {architecture}; train it, or load your "

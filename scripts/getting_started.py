@@ -68,7 +68,7 @@ the page ({machine_line()}; the machine was shared with other jobs, so times are
 ## Install
 
 ```bash
-pip install torch --index-url https://download.pytorch.org/whl/cpu   # no NVIDIA GPU: the CPU build, without the CUDA libraries
+pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu   # no NVIDIA GPU: the CPU builds, together
 pip install -e .              # the models, predict, and the command line
 pip install -e ".[export]"    # + onnx, onnxruntime, onnxscript: ONNX export and the fast runtime
 pip install -e ".[search]"    # + pymoo, matplotlib: the search reproduction

@@ -16,6 +16,7 @@ seed.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +29,9 @@ from torch.utils.data import Dataset, Subset
 from moga_zoo.errors import MogaZooError
 
 __all__ = ["DataError", "DataSplits", "FASHION_MNIST_DIR", "load_splits", "load_fashion_mnist",
-           "fashion_mnist_source",
+           "fashion_mnist_source", "task_option",
            "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "CanvasTask", "TASKS", "parse_task",
-           "render_canvas", "place_garments"]
+           "render_canvas", "place_garments", "exact_cos_sin"]
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
@@ -83,10 +84,10 @@ class CanvasTask:
 
     def __post_init__(self) -> None:
         lo, hi = self.scale
-        if (not 0 < lo <= hi or self.clutter < 0 or not 1 <= self.patch <= 28
+        if (not 0 < lo <= hi <= 10 or not 0 <= self.clutter <= 256 or not 1 <= self.patch <= 28
                 or not 0 <= self.rotate <= 180):
-            raise DataError(f"invalid canvas task {self}: need 0 < scale min <= max, clutter >= "
-                            f"0, 1 <= patch <= 28 and 0 <= rotate <= 180")
+            raise DataError(f"invalid canvas task {self}: need 0 < scale min <= max <= 10, "
+                            f"0 <= clutter <= 256, 1 <= patch <= 28 and 0 <= rotate <= 180")
 
     def describe(self) -> dict:
         out = {"name": "canvas", "scale": list(self.scale), "clutter": self.clutter,
@@ -96,8 +97,8 @@ class CanvasTask:
     @property
     def turned_extent(self) -> float:
         """How much wider than the garment its bounding box gets when turned up to ``rotate``."""
-        worst = np.radians(min(self.rotate, 45.0))
-        return float(np.cos(worst) + np.sin(worst))
+        cos, sin = exact_cos_sin(np.array([min(self.rotate, 45.0)]))
+        return float(cos[0] + sin[0])
 
 
 #: The tasks by name; ``canvas`` is the proxy the supernet and the references use.
@@ -135,6 +136,12 @@ def parse_task(value: "str | CanvasTask | None") -> "CanvasTask | None":
         raise DataError(f"cannot read task {value!r} ({e}); knobs are clutter=N, patch=N, "
                         f"scale=MIN-MAX, rotate=DEGREES") from None
     return CanvasTask(**fields)
+
+
+def task_option(text: str) -> str:
+    """A ``--task`` value, returned as given once :func:`parse_task` accepts it."""
+    parse_task(text)
+    return text
 
 
 def render_canvas(images: torch.Tensor, task: CanvasTask, size: int, seed: "int | list[int]"
@@ -177,28 +184,56 @@ def render_canvas(images: torch.Tensor, task: CanvasTask, size: int, seed: "int 
     return out
 
 
+def exact_cos_sin(degrees: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin of angles in degrees (|angle| <= 180) from additions and multiplications only.
+
+    libm and numpy's SIMD kernels (SVML on AVX-512, others elsewhere) may differ in the last
+    bit from one CPU to another, which moves canvas pixels across a rounding boundary: a Taylor
+    series in a fixed order gives the same bits on every IEEE-754 CPU (error < 1e-15)."""
+    x = np.asarray(degrees, dtype=np.float64) * (np.pi / 180.0) / 2.0  # half angle, |x| <= pi/2
+    x2 = x * x
+    cos_half, sin_half = np.ones_like(x), np.ones_like(x)
+    for k in range(24, 0, -1):  # Horner: cos = 1 - x2/(1*2) (1 - x2/(3*4) (...)), sin alike
+        cos_half = 1.0 - x2 / ((2 * k - 1) * (2 * k)) * cos_half
+        sin_half = 1.0 - x2 / ((2 * k) * (2 * k + 1)) * sin_half
+    sin_half = x * sin_half
+    return cos_half * cos_half - sin_half * sin_half, 2.0 * sin_half * cos_half
+
+
 def place_garments(images: torch.Tensor, scale: np.ndarray, x0: np.ndarray, y0: np.ndarray,
                    size: int, angle: "np.ndarray | None" = None) -> torch.Tensor:
-    """(N, size, size) float canvases: image i scaled by ``scale[i]``, its top-left corner at
+    """(N, size, size) float32 canvases: image i scaled by ``scale[i]``, its top-left corner at
     canvas pixel (``y0[i]``, ``x0[i]``) (fractional: bilinear), turned by ``angle[i]`` degrees
-    (counter-clockwise on screen) about its centre, black elsewhere."""
+    (counter-clockwise on screen) about its centre, black elsewhere.
+
+    Only elementwise IEEE-754 arithmetic, indexing and ``floor`` are used (no matrix products,
+    no fused sampling kernel, no libm), so the bytes are the same on every CPU whatever SIMD
+    code numpy, torch or BLAS pick for it."""
     n, side = len(images), images.shape[-1]
-    # affine_grid maps a canvas pixel centre u to garment pixel (u - x0) / scale, in the
-    # normalised coordinates of align_corners=False, centred on the garment; turning the
-    # garment turns those coordinates the other way
-    a = size / (side * scale)
-    bx = 2.0 / side * ((size / 2 - 0.5 - x0) / scale) + 1.0 / side - 1.0
-    by = 2.0 / side * ((size / 2 - 0.5 - y0) / scale) + 1.0 / side - 1.0
-    phi = np.radians(np.zeros(n) if angle is None else np.asarray(angle, dtype=np.float64))
-    cos, sin = np.cos(phi), np.sin(phi)
-    rows = [(a * cos, -a * sin, cos * bx - sin * by), (a * sin, a * cos, sin * bx + cos * by)]
-    theta = torch.zeros((n, 2, 3), dtype=torch.float32)
-    for i, row in enumerate(rows):
-        for j, value in enumerate(row):
-            theta[:, i, j] = torch.from_numpy(np.asarray(value, dtype=np.float32))
-    grid = F.affine_grid(theta, [n, 1, size, size], align_corners=False)
-    return F.grid_sample(images.float()[:, None], grid, mode="bilinear", padding_mode="zeros",
-                         align_corners=False)[:, 0]
+    cos, sin = exact_cos_sin(np.zeros(n) if angle is None else angle)
+    column = lambda v: torch.from_numpy(np.asarray(v, dtype=np.float32))[:, None, None]
+    cos, sin, scale, x0, y0 = (column(v) for v in (cos, sin, scale, x0, y0))
+    centre = (side - 1) / 2.0  # the garment turns about its middle pixel
+    pixels = torch.arange(size, dtype=torch.float32)
+    dx = (pixels[None, None, :] - x0) / scale - centre  # garment pixels from its centre, unturned
+    dy = (pixels[None, :, None] - y0) / scale - centre
+    # turning the garment turns the look-up the other way; a row term plus a column term
+    ix = (cos * dx + centre) - sin * dy
+    iy = (sin * dx + centre) + cos * dy
+    left, top = torch.floor(ix), torch.floor(iy)
+    fx, fy = ix.sub_(left), iy.sub_(top)
+    # two black pixels of padding around each garment: a look-up whose corners both miss the
+    # garment is moved onto the padding, so every corner is read from the padded image
+    wide = side + 4
+    padded = F.pad(images.to(torch.float32), (2, 2, 2, 2)).reshape(-1)
+    col = left.to(torch.int32).clamp_(-2, side).add_(2)
+    row = top.to(torch.int32).clamp_(-2, side).add_(2)
+    at = row.mul_(wide).add_(col).to(torch.long).add_(torch.arange(n)[:, None, None] * wide ** 2)
+    upper_left, upper_right = padded.take(at), padded.take(at + 1)
+    lower_left, lower_right = padded.take(at + wide), padded.take(at + wide + 1)
+    upper = upper_right.sub_(upper_left).mul_(fx).add_(upper_left)
+    lower = lower_right.sub_(lower_left).mul_(fx).add_(lower_left)
+    return lower.sub_(upper).mul_(fy).add_(upper)
 
 
 class _ImageTensor(Dataset):
@@ -272,6 +307,15 @@ def fashion_mnist_source(root: "str | Path", task: "CanvasTask | None") -> str:
     return source + ":" + ",".join(f"{k}={v}" for k, v in task.describe().items())
 
 
+def _pixel_mean_std(images: torch.Tensor) -> dict:
+    """Mean and (unbiased) standard deviation of uint8 pixels in [0, 1], from exact integer
+    sums: a float reduction's order, and so its last bits, depend on the CPU."""
+    pixels = images.to(torch.int64)
+    n, total, squares = pixels.numel(), int(pixels.sum()), int((pixels * pixels).sum())
+    variance = (squares - total * total / n) / (n - 1)
+    return {"mean": total / n / 255, "std": math.sqrt(variance) / 255}
+
+
 def _fashion_mnist_splits(root: "Path | None", resolution: int, search_val_size: int,
                           seed: int, task: "CanvasTask | None") -> DataSplits:
     arrays = load_fashion_mnist(root)
@@ -282,8 +326,7 @@ def _fashion_mnist_splits(root: "Path | None", resolution: int, search_val_size:
     if task is not None:  # clutter comes from the same split: test never sees training images
         images = render_canvas(images, task, resolution, [seed, 1])
         test_images = render_canvas(test_images, task, resolution, [seed, 2])
-        sample = images[train_idx[:10000]].float() / 255
-        norm = {"mean": float(sample.mean()), "std": float(sample.std())}
+        norm = _pixel_mean_std(images[train_idx[:10000]])
     source = fashion_mnist_source(root or FASHION_MNIST_DIR, task)
     return DataSplits(
         train=_ImageTensor(images[train_idx], labels[train_idx], resolution, **norm),

@@ -26,24 +26,27 @@ import sys
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
 
+from moga_zoo.cli.options import (RANGES, Numbers, Parser, Range, checked, output_file,
+                                  output_folder)
+from moga_zoo import interrupts
 from moga_zoo.errors import UsageError, run_reporting
 from moga_zoo.fileio import write_json_atomic
 
-from .data import fashion_mnist_source, load_splits, parse_task
+from .data import fashion_mnist_source, load_splits, parse_task, task_option
 from .proxy import DISPLAY, ProxySpec, capacity_ladder, reference_architectures
 from .standalone import Recipe, train_standalone
 from .supernet.evaluator import EvaluatorSettings
 from .supernet.report import data_name
 from .supernet.train import TrainConfig, train_supernet
 
-__all__ = ["train_set", "read_run", "reuse_runs", "assign_shards", "training_arguments",
-           "proxy_from_args", "parse_candidates", "recipe_from_args", "parse_seeds",
-           "pilot_summary", "noise_ceiling", "bootstrap_tau", "main"]
+__all__ = ["train_set", "read_run", "read_runs", "reusable_runs", "reuse_runs", "assign_shards",
+           "training_arguments", "proxy_from_args", "parse_candidates", "recipe_from_args",
+           "parse_seeds", "pilot_summary", "noise_ceiling", "bootstrap_tau", "build_parser", "main"]
 
 
 def _device(name: str) -> torch.device:
@@ -54,25 +57,28 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``--seeds`` (``0,1,2``) as a list; a bad value is a one-line exit."""
-    try:
-        seeds = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise UsageError(f"--seeds takes comma-separated integers, got {text!r}") from None
-    if not seeds:
-        raise UsageError("--seeds is empty")
-    return seeds
+#: ``--seeds``: comma-separated seeds in the range of ``--seed``.
+SEEDS = Numbers(RANGES["--seed"])
+
+
+def parse_seeds(value: "str | Sequence[int]") -> list[int]:
+    """``--seeds`` (``0,1,2``, or the values the option parsed) as a list without repeats."""
+    return list(dict.fromkeys(SEEDS(value) if isinstance(value, str) else value))
 
 
 def _shard(text: str) -> tuple[int, int]:
-    try:
-        index, count = (int(v) for v in text.split("/"))
-    except ValueError:
-        raise UsageError(f"--shard takes I/N, got {text!r}") from None
+    """``--shard I/N``: this process's share of N (at most 1024)."""
+    index, count = Numbers(Range(int, 0, 1024), sep="/", count=2)(text)
     if not 0 <= index < count:
-        raise UsageError(f"--shard I/N needs 0 <= I < N, got {text!r}")
+        raise UsageError(f"I/N needs 0 <= I < N, got {text!r}")
     return index, count
+
+
+def _strides(text: str) -> "tuple[int, ...] | None":
+    """``--strides``: 14 comma-separated strides, or empty for the proxy's own."""
+    from moga_zoo.search_space import check_strides
+
+    return check_strides(Numbers(Range(int, 1, 2), count=14)(text)) if text.strip() else None
 
 
 def proxy_from_args(args: argparse.Namespace) -> ProxySpec:
@@ -80,8 +86,7 @@ def proxy_from_args(args: argparse.Namespace) -> ProxySpec:
     return ProxySpec(task=args.task, resolution=args.resolution,
                      channel_multiplier=args.channel_multiplier,
                      search_val_size=args.search_val_size,
-                     **({"strides": tuple(int(v) for v in args.strides.split(","))}
-                        if args.strides else {}))
+                     **({"strides": args.strides} if args.strides else {}))
 
 
 def recipe_from_args(args: argparse.Namespace) -> Recipe:
@@ -118,33 +123,52 @@ def _training_costs(archs: dict, proxy: ProxySpec) -> dict[str, float]:
 
 
 def read_run(path: Path) -> dict:
-    """One stand-alone run's record (``.../seed<k>.json``); an unreadable one is a one-line
-    error that names it."""
-    try:
-        run = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UsageError(f"cannot read the run record {path} ({e}); remove it, or rerun the "
-                         f"step that wrote it") from None
-    if not isinstance(run, dict):
-        raise UsageError(f"{path} is not a run record; remove it, or rerun the step that "
-                         f"wrote it")
-    return run
+    """One stand-alone run's record (``.../seed<k>.json``), checked against its schema
+    (:class:`search_repro.records.StandaloneRun`); a bad one is a one-line error naming it."""
+    from .records import read_run_record
+
+    return read_run_record(path)
+
+
+def read_runs(paths: Iterable[Path]) -> list[dict]:
+    """The run records at ``paths``, each checked, and all of one proxy and recipe (the first
+    one's): a record of another is named, so it is never mixed into a result."""
+    runs: list[dict] = []
+    first: Path | None = None
+    for path in paths:
+        run = read_run(path)
+        if runs and (run["proxy"], run["recipe"]) != (runs[0]["proxy"], runs[0]["recipe"]):
+            differ = [k for k in ("proxy", "recipe") if run[k] != runs[0][k]]
+            ours, theirs = run[differ[0]], runs[0][differ[0]]
+            keys = sorted(k for k in {*ours, *theirs} if ours.get(k) != theirs.get(k))
+            detail = ", ".join(f"{differ[0]}.{k} {ours.get(k)!r} vs {theirs.get(k)!r}"
+                               for k in keys[:3])
+            raise UsageError(f"{path} was trained with another {' and '.join(differ)} than "
+                             f"{first} ({detail}); the runs of one set must share them: move it "
+                             f"away, or retrain it")
+        first = first or path
+        runs.append(run)
+    return runs
+
+
+def reusable_runs(source: Path, folder: Path) -> list[tuple[Path, dict]]:
+    """Every run record under ``source`` (outside ``folder``), each checked."""
+    if not source.is_dir():
+        raise UsageError(f"{source} is not a folder of stand-alone runs")
+    return [(path, read_run(path)) for path in sorted(source.rglob("seed*.json"))
+            if folder.resolve() not in path.resolve().parents]
 
 
 def reuse_runs(source: Path, folder: Path, archs: dict, proxy: ProxySpec, recipe: Recipe,
                seeds: list[int]) -> int:
     """Copy every run under ``source`` (any ``.../seed<k>.json``) of one of ``archs`` (matched by
     architecture string), one of ``seeds``, the same proxy and the same recipe into
-    ``folder/<name>/seed<k>.json``, marked ``reused_from``; returns how many were copied."""
-    if not source.is_dir():
-        raise UsageError(f"{source} is not a folder of stand-alone runs")
+    ``folder/<name>/seed<k>.json``, marked ``reused_from``; returns how many were copied. Every
+    record is checked before the first is copied."""
     names = {str(arch): name for name, arch in archs.items()}
     want = (json.loads(json.dumps(proxy.describe())), asdict(recipe))
     copied, other = 0, []
-    for path in sorted(source.rglob("seed*.json")):
-        if folder.resolve() in path.resolve().parents:
-            continue
-        run = read_run(path)
+    for path, run in reusable_runs(source, folder):
         name = names.get(run.get("arch"))
         if name is None or run.get("seed") not in seeds:
             continue
@@ -171,9 +195,11 @@ def train_set(label: str, folder: Path, archs: dict, args: argparse.Namespace,
     torch.set_num_threads(args.threads)
     proxy = proxy_from_args(args)
     recipe = recipe_from_args(args)
+    for source in reuse:  # every input is checked before anything is copied
+        reusable_runs(source, folder)
     for source in reuse:
         reuse_runs(source, folder, archs, proxy, recipe, parse_seeds(args.seeds))
-    shard, shards = _shard(args.shard)
+    shard, shards = args.shard
     jobs = list(itertools.product(parse_seeds(args.seeds), archs))  # seed-major: seeds in turn
     if shards > 1:
         owner = assign_shards(jobs, _training_costs(archs, proxy), shards)
@@ -181,13 +207,16 @@ def train_set(label: str, folder: Path, archs: dict, args: argparse.Namespace,
     todo = [(seed, name) for seed, name in jobs
             if not (folder / name / f"seed{seed}.json").exists()]
     if not todo:
-        print(f"{label}: shard {args.shard} has nothing left to train")
+        print(f"{label}: shard {shard}/{shards} has nothing left to train")
         return 0
     began = time.monotonic()
     device = _device(args.device)
     print(f"{label}: loading the {proxy.task} data ...", flush=True)
     data = load_splits(args.data_root or None, proxy.resolution, proxy.search_val_size,
                        proxy.data_seed, proxy.task)
+    finished = len(jobs) - len(todo)
+    interrupts.resumable(f"{finished} of {len(jobs)} finished runs in {folder} (the run in "
+                         f"progress starts over)" if finished else None)
     for n, (seed, name) in enumerate(todo):
         if args.max_minutes and time.monotonic() - began > 60 * args.max_minutes:
             print("time is up; run the same command again to continue")
@@ -198,6 +227,8 @@ def train_set(label: str, folder: Path, archs: dict, args: argparse.Namespace,
         target = folder / name / f"seed{seed}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(target, result)
+        interrupts.resumable(f"{finished + n + 1} of {len(jobs)} finished runs in {folder} (the "
+                             f"run in progress starts over)")
         print(f"    test accuracy {result['test_accuracy']:.4f}, NLL {result['test_nll']:.3f} "
               f"({result['train_seconds']:.0f} s)", flush=True)
     return 0
@@ -263,8 +294,12 @@ def parse_candidates(text: str) -> list[dict]:
         except ValueError:
             raise UsageError(f"--candidates: {item!r} is not IMAGESxBATCHES (e.g. 1000x2 or "
                              f"allx4)") from None
-        if (val is not None and val < 1) or calib < 1:
-            raise UsageError(f"--candidates: {item!r} needs at least 1 image and 1 batch")
+        try:
+            if val is not None:
+                RANGES["--val-size"].check(val)
+            RANGES["--calib-batches"].check(calib)
+        except ValueError as e:
+            raise UsageError(f"{item!r}: {e}") from None
         out.append({"val_size": val, "calib_batches": calib})
     if not out:
         raise UsageError("--candidates is empty; give e.g. 1000x2,allx4")
@@ -289,7 +324,7 @@ def cmd_evaluator_check(args: argparse.Namespace) -> int:
     from .supernet.evaluator import SupernetEvaluator, load_checkpoint_data
 
     torch.set_num_threads(args.threads)
-    candidates = parse_candidates(args.candidates)
+    candidates = args.candidates
     path = _checkpoint(args)
     rng = np.random.default_rng(args.seed)
     codes = np.concatenate([
@@ -368,7 +403,7 @@ def pilot_summary(runs: dict[str, list[dict]]) -> dict:
     sd, nll_sd = pooled_sd(acc), pooled_sd(nll)
     common = sorted(set.intersection(*(set(r["seed"] for r in runs[n]) for n in names)))
     at = {n: {r["seed"]: r["test_accuracy"] for r in runs[n]} for n in names}
-    taus = [float(kendalltau([at[n][a] for n in names], [at[n][b] for n in names])[0])
+    taus = [_finite(kendalltau([at[n][a] for n in names], [at[n][b] for n in names])[0])
             for a, b in itertools.combinations(common, 2)]
     every = [r for n in names for r in runs[n]]
     first = runs[names[0]][0]
@@ -392,14 +427,18 @@ def pilot_summary(runs: dict[str, list[dict]]) -> dict:
         "train_seconds_range": [float(min(r["train_seconds"] for r in every)),
                                 float(max(r["train_seconds"] for r in every))],
         "seed_sd_pooled": sd,
-        "range_over_seed_sd": float(np.ptp(means) / sd) if sd > 0 else float("inf"),
-        "nll_range_over_seed_sd": (float(np.ptp(nll_means) / nll_sd) if nll_sd > 0
-                                   else float("inf")),
+        "range_over_seed_sd": float(np.ptp(means) / sd) if sd > 0 else None,  # None: no noise
+        "nll_range_over_seed_sd": float(np.ptp(nll_means) / nll_sd) if nll_sd > 0 else None,
         "seed_to_seed_kendall_tau": taus,
         "seed_sd_net_of_shared_offsets": net_sd,
         "range_over_net_seed_sd": (float(np.ptp(means) / net_sd) if net_sd and net_sd > 0
                                    else None),
     }
+
+
+def _finite(value: float) -> "float | None":
+    """``value``, or None where it is undefined (Kendall tau of tied values is NaN)."""
+    return float(value) if np.isfinite(value) else None
 
 
 def _seed_sd_net_of_shared_offsets(acc: np.ndarray) -> "float | None":
@@ -450,7 +489,9 @@ def _load_references(folder: Path, partial: bool = False
     seeds, or with ``partial`` the references not yet trained are left out and only the seeds all
     others have are kept."""
     archs = reference_architectures()
-    runs = {n: [read_run(p) for p in sorted((folder / n).glob("seed*.json"))] for n in archs}
+    paths = {n: sorted((folder / n).glob("seed*.json")) for n in archs}
+    records = iter(read_runs(p for n in archs for p in paths[n]))
+    runs = {n: [next(records) for _ in paths[n]] for n in archs}
     missing = [n for n, r in runs.items() if not r]
     left_out = bool(missing)
     if partial and len(runs) - len(missing) >= 3:
@@ -636,8 +677,14 @@ def _plot_ranking(names: list[str], estimate: np.ndarray, per_seed: np.ndarray, 
 
 
 def _load_pilot(folder: Path) -> dict[str, list[dict]]:
-    return {arch.name: [read_run(p) for p in sorted(arch.glob("seed*.json"))]
-            for arch in sorted(folder.iterdir()) if arch.is_dir()}
+    paths = {arch.name: sorted(arch.glob("seed*.json"))
+             for arch in sorted(folder.iterdir()) if arch.is_dir()}
+    records = iter(read_runs(p for ps in paths.values() for p in ps))
+    return {name: [next(records) for _ in ps] for name, ps in paths.items()}
+
+
+def _ratio(value: "float | None") -> str:
+    return "unbounded (no seed noise)" if value is None else f"{value:.1f}"
 
 
 def cmd_pilot_report(args: argparse.Namespace) -> int:
@@ -668,15 +715,16 @@ def cmd_pilot_report(args: argparse.Namespace) -> int:
                                 for k in summary["seeds"])
             print(f"  {name:10s} {a['macs'] / 1e6:5.1f}M {per_seed:>28s} "
                   f"{a['test_accuracy_mean'] * 100:6.2f} {a['test_nll_mean']:6.3f}")
+        taus = ", ".join("-" if t is None else f"{t:.2f}"
+                         for t in summary["seed_to_seed_kendall_tau"])
         print(f"  range of means {summary['range_of_means'] * 100:.2f} points, pooled seed SD "
               f"{summary['seed_sd_pooled'] * 100:.2f} points: ratio "
-              f"{summary['range_over_seed_sd']:.1f} (need >= 7); seed-to-seed tau "
-              f"{', '.join(f'{t:.2f}' for t in summary['seed_to_seed_kendall_tau'])}; the same "
-              f"ratio for test NLL {summary['nll_range_over_seed_sd']:.1f}")
+              f"{_ratio(summary['range_over_seed_sd'])} (need >= 7); seed-to-seed tau {taus}; "
+              f"the same ratio for test NLL {_ratio(summary['nll_range_over_seed_sd'])}")
         if summary["seed_sd_net_of_shared_offsets"] is not None:
             print(f"  net of each seed's offset shared by all networks: seed SD "
                   f"{summary['seed_sd_net_of_shared_offsets'] * 100:.2f} points, ratio "
-                  f"{summary['range_over_net_seed_sd']:.1f}")
+                  f"{_ratio(summary['range_over_net_seed_sd'])}")
         lo, hi = summary["final_train_loss_range"]
         print(f"  largest seed-to-seed difference "
               f"{summary['largest_seed_to_seed_difference'] * 100:.2f} points; final training "
@@ -701,19 +749,22 @@ def training_arguments(p: argparse.ArgumentParser, out: str = "runs/protocol",
                        reuse: bool = True) -> None:
     """Options of stand-alone training (proxy, recipe, seeds, shard, device): see
     :func:`train_set`."""
-    p.add_argument("--out", default=out, help=f"results folder (default {out})")
-    p.add_argument("--task", default=ProxySpec.task, help=f"plain, canvas or canvas:clutter=N,"
+    p.add_argument("--out", default=out, type=output_folder(),
+                   help=f"results folder (default {out})")
+    p.add_argument("--task", default=ProxySpec.task, type=checked(task_option),
+                   help=f"plain, canvas or canvas:clutter=N,"
                    f"rotate=DEG,... (default {ProxySpec.task})")
     p.add_argument("--resolution", type=int, default=ProxySpec.resolution)
-    p.add_argument("--strides", default="", help="14 comma-separated strides (default: the "
+    p.add_argument("--strides", default="", type=checked(_strides),
+                   help="14 comma-separated strides (default: the "
                    "canvas schedule)")
     p.add_argument("--channel-multiplier", type=float, default=ProxySpec.channel_multiplier)
     _data_arguments(p)
     for f in fields(Recipe):
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
                        help=f"default {f.default}")
-    p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--shard", default="0/1", metavar="I/N",
+    p.add_argument("--seeds", default="0,1,2", type=SEEDS)
+    p.add_argument("--shard", default="0/1", metavar="I/N", type=checked(_shard),
                    help="train this process's share of the runs, split by cost so that N "
                    "processes (one per core) finish together")
     p.add_argument("--threads", type=int, default=1)
@@ -727,9 +778,9 @@ def training_arguments(p: argparse.ArgumentParser, out: str = "runs/protocol",
                        "copied instead of retrained (repeatable)")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m search_repro.protocol",
-                                     description=__doc__.splitlines()[0])
+def build_parser() -> Parser:
+    """The parser of every step."""
+    parser = Parser(prog="python -m search_repro.protocol", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pilot", help="train a capacity ladder on a candidate proxy")
     p.add_argument("--name", required=True, help="the pilot's name (its folder)")
@@ -742,10 +793,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.set_defaults(func=cmd_references)
     t = sub.add_parser("supernet", help="train the supernet on the proxy (resumable: run the "
                        "same command again)")
-    t.add_argument("--out", default="runs/protocol")
-    t.add_argument("--task", default=ProxySpec.task)
+    t.add_argument("--out", default="runs/protocol", type=output_folder())
+    t.add_argument("--task", default=ProxySpec.task, type=checked(task_option))
     t.add_argument("--resolution", type=int, default=ProxySpec.resolution)
-    t.add_argument("--strides", default="")
+    t.add_argument("--strides", default="", type=checked(_strides))
     t.add_argument("--channel-multiplier", type=float, default=ProxySpec.channel_multiplier)
     _data_arguments(t)
     defaults = TrainConfig(out="")
@@ -760,7 +811,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                            ("report", cmd_report, "the ranking check: supernet vs references "
                             "(writes DOCS/supernet_ranking.json and .png)")):
         e = sub.add_parser(name, help=text)
-        e.add_argument("--out", default="runs/protocol")
+        e.add_argument("--out", default="runs/protocol",  # evaluator-check writes into it
+                       **({"type": output_folder()} if fn is cmd_evaluator_check else {}))
         e.add_argument("--checkpoint", default="", help="default OUT/supernet/supernet.safetensors")
         e.add_argument("--threads", type=int, default=1)
         e.add_argument("--data-root", default="", help="the Fashion-MNIST files the supernet "
@@ -768,7 +820,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         defaults = EvaluatorSettings()
         e.add_argument("--calib-batch-size", type=int, default=defaults.calib_batch_size)
         if fn is cmd_evaluator_check:
-            e.add_argument("--candidates",
+            e.add_argument("--candidates", type=checked(parse_candidates),
                            default=f"1000x2,2500x8,{candidate_label(asdict(defaults))}",
                            metavar="IMAGESxBATCHES,...",
                            help="evaluator settings to check: validation images (or 'all' of "
@@ -786,14 +838,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             e.add_argument("--partial", action="store_true",
                            help="references still training: rank on the seeds every reference "
                            "has (the report says so)")
-            e.add_argument("--docs", default="docs", help="where the report goes")
+            e.add_argument("--docs", default="docs", type=output_folder(),
+                           help="where the report goes")
         e.set_defaults(func=fn)
     r = sub.add_parser("pilot-report", help="ladder spread vs seed noise of every pilot")
     r.add_argument("--out", default="runs/protocol")
-    r.add_argument("--json", default="", help="also write the summary to this JSON file")
+    r.add_argument("--json", default="", type=output_file(),
+                   help="also write the summary to this JSON file")
     r.set_defaults(func=cmd_pilot_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
-    return run_reporting(f"{parser.prog} {args.command}", lambda: args.func(args))
+    return run_reporting(f"{parser.prog} {args.command}", lambda: args.func(args),
+                         ["python", "-m", "search_repro.protocol",
+                          *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

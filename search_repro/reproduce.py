@@ -12,20 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from moga_zoo.cli.options import positive_int
+from moga_zoo.cli.options import Numbers, Parser, Range, positive_int
 from moga_zoo.errors import MissingFileError, MogaZooError, UsageError, one_line
 from moga_zoo.fileio import check_output_folder
 
 __all__ = ["add_arguments", "run", "main", "DEFAULT_OUT"]
 
 DEFAULT_OUT = "runs/search"
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objectives", default=",".join(DEFAULT_OBJECTIVES),
                    help=f"comma-separated, from {', '.join(OBJECTIVES)} (default: %(default)s; "
                         f"params is maximised as in MoGA)")
-    p.add_argument("--weights", type=_floats,
+    p.add_argument("--weights", type=Numbers(Range(float, 0.0, 1e6)),
                    help=f"crowding weight per objective (default for the default objectives: "
                         f"{','.join(map(str, DEFAULT_WEIGHTS))}; our choice, see docs/search.md)")
     p.add_argument("--max-latency", type=float, metavar="MS", help="latency budget (constraint)")
@@ -152,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--data-root only applies to a --supernet checkpoint")
     if args.supernet and not Path(args.supernet).is_file():
         raise MissingFileError(f"no supernet checkpoint at {args.supernet}")
+    if args.supernet:  # a bad file is named before the slow load (data, evaluator) starts
+        from search_repro.supernet.checkpoint import load_supernet
+
+        load_supernet(args.supernet)
     args.table = args.table or DEFAULT_TABLE
     table = load_table(args.table)
     config = _config(args)  # settings and budgets are checked before the slow supernet load
@@ -174,12 +171,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m search_repro.reproduce",
-                                     description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m search_repro.reproduce", description=__doc__.split("\n\n")[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        return run(args)
+        from search_repro.cli.search import run_locked
+
+        return run_locked(args)
     except MogaZooError as e:
         print(f"{parser.prog}: error: {one_line(e)}", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ from moga_zoo.search_space import Architecture
 
 from .data import DataSplits
 from .proxy import ProxySpec
+from .supernet.images import train_batches
 from .supernet.train import StepBatchSampler
 
 __all__ = ["Recipe", "train_standalone", "evaluate"]
@@ -75,7 +76,7 @@ def train_standalone(arch: Architecture, proxy: ProxySpec, recipe: Recipe, data:
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     model.train()
     tic, losses = time.monotonic(), []
-    for x, y in DataLoader(data.train, batch_sampler=sampler):
+    for x, y in train_batches(data.train, sampler):
         with autocast:
             loss = F.cross_entropy(model(x.to(device, memory_format=fmt)), y.to(device))
         optimizer.zero_grad(set_to_none=True)

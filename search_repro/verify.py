@@ -20,7 +20,6 @@ reports.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -29,11 +28,15 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from moga_zoo.cli.options import Parser, output_folder
 from moga_zoo.errors import UsageError, run_reporting
 from moga_zoo.fileio import replace_atomic, write_json_atomic, write_text_atomic
+from moga_zoo.records import read_record
 from moga_zoo.search_space import NAMED_ARCHITECTURES, Architecture
 
-from .protocol import parse_seeds, proxy_title, read_run, train_set, training_arguments
+from .protocol import (parse_seeds, proxy_title, read_runs, reusable_runs, train_set,
+                       training_arguments)
+from .records import Front, LatencyRounds, Picks
 from .proxy import DISPLAY
 
 __all__ = ["pick_rule", "architectures", "latency_targets", "verdict", "latency_comparison",
@@ -107,10 +110,8 @@ def _load_search(spec: str) -> dict:
     if not path.is_file():
         raise VerifyError(f"no front.json in {folder}; give a results folder written by "
                           f"`moga-zoo search`")
-    data = _read_json(path)
-    if not isinstance(data, dict) or not isinstance(data.get("front"), list):
-        raise VerifyError(f"{path} has no front; give a results folder written by "
-                          f"`moga-zoo search`")
+    data = read_record(path, Front, "search front (front.json)",
+                       "give a results folder written by `moga-zoo search`")
     artifacts = data.get("config", {}).get("artifacts", {})
     table_source = table_source or artifacts.get("table")
     if not table_source:
@@ -164,14 +165,13 @@ def _read_picks(out: Path) -> dict:
     if not path.is_file():
         raise VerifyError(f"no {path}; run `python -m search_repro.verify picks RESULTS... "
                           f"--out {out}` first")
-    return _read_json(path)
+    return read_record(path, Picks, "picks file", f"run `python -m search_repro.verify picks "
+                       f"RESULTS... --out {out}` again")
 
 
-def _read_json(path: Path) -> object:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise VerifyError(f"{path} is not a readable JSON file ({e})") from None
+def _read_latency(path: Path) -> dict:
+    return read_record(path, LatencyRounds, "latency file", "delete it and run `python -m "
+                       "search_repro.verify latency` again")
 
 
 def architectures(picks: dict) -> dict[str, Architecture]:
@@ -255,7 +255,7 @@ def cmd_latency(args: argparse.Namespace) -> int:
                              "repeats": args.repeats, "seed": args.seed},
                 "targets": targets, "architectures": list(archs), "machine": _machine(runtimes)}
     target = out / "latency.json"
-    state = json.loads(target.read_text()) if target.is_file() else {**identity, "rounds": []}
+    state = _read_latency(target) if target.exists() else {**identity, "rounds": []}
     differs = [k for k in identity if state.get(k) != identity[k]]
     if differs:
         raise VerifyError(f"{target} was measured with other {', '.join(differs)}; delete it to "
@@ -377,8 +377,9 @@ def _awareness_summary(rows: Sequence[dict]) -> list[str]:
 # --- the report ----------------------------------------------------------------------------------
 
 def _load_runs(runs: Path, archs: Mapping[str, Architecture], out: Path) -> dict[str, list]:
-    loaded = {a: sorted((read_run(p) for p in (runs / a).glob("seed*.json")),
-                        key=lambda r: r["seed"]) for a in archs}
+    paths = {a: sorted((runs / a).glob("seed*.json")) for a in archs}
+    records = iter(read_runs(p for a in archs for p in paths[a]))
+    loaded = {a: sorted((next(records) for _ in paths[a]), key=lambda r: r["seed"]) for a in archs}
     foreign = [a for a, rs in loaded.items() if any(r["arch"] != a for r in rs)]
     if foreign:
         raise VerifyError(f"{runs / foreign[0]} holds runs of another architecture")
@@ -387,10 +388,6 @@ def _load_runs(runs: Path, archs: Mapping[str, Architecture], out: Path) -> dict
         raise VerifyError(f"{len(short)} architecture(s) have fewer than 2 finished seeds in "
                           f"{runs}; run `python -m search_repro.verify train --out {out}` (every "
                           f"shard) first")
-    settings = {json.dumps([r["proxy"], r["recipe"]], sort_keys=True)
-                for rs in loaded.values() for r in rs}
-    if len(settings) > 1:
-        raise VerifyError(f"the runs in {runs} mix proxies or recipes; train them all with one")
     return loaded
 
 
@@ -593,7 +590,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     path = out / "latency.json"
     if not path.is_file():
         raise VerifyError(f"no {path}; run `python -m search_repro.verify latency --out {out}`")
-    latency = json.loads(path.read_text())
+    latency = _read_latency(path)
     resolution = picks["searches"][0]["resolution"]
     sizes = size_model(resolution=resolution)
     codes = np.array([a.encode() for a in archs.values()])
@@ -618,6 +615,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """All steps; measures and reports only once every run of every shard is done."""
+    if args.references:  # every input is checked before anything is written
+        reusable_runs(Path(args.references), Path(args.out) / "runs")
     cmd_picks(args)
     cmd_train(args)
     missing = _missing_runs(Path(args.out) / "runs", architectures(_read_picks(Path(args.out))),
@@ -658,12 +657,12 @@ def _references_argument(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m search_repro.verify",
-                                     description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m search_repro.verify", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("picks", help="pick a front member per MoGA model (writes OUT/picks.json)")
     _results_argument(p)
-    p.add_argument("--out", default=DEFAULT_OUT, help=f"default {DEFAULT_OUT}")
+    p.add_argument("--out", default=DEFAULT_OUT, type=output_folder(),
+                   help=f"default {DEFAULT_OUT}")
     p.set_defaults(func=cmd_picks)
     p = sub.add_parser("train", help="train every pick and MoGA-A/B/C stand-alone (resumable, "
                        "sharded)")
@@ -672,19 +671,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("latency", help="time every pick and MoGA-A/B/C end to end, interleaved "
                        "(writes OUT/latency.json)")
-    p.add_argument("--out", default=DEFAULT_OUT, help=f"default {DEFAULT_OUT}")
+    p.add_argument("--out", default=DEFAULT_OUT, type=output_folder(),
+                   help=f"default {DEFAULT_OUT}")
     _latency_arguments(p)
     p.set_defaults(func=cmd_latency)
     p = sub.add_parser("report", help="table, verdicts, device awareness and plot")
-    p.add_argument("--out", default=DEFAULT_OUT, help=f"default {DEFAULT_OUT}")
-    p.add_argument("--report-dir", default="", help="where verify.{json,md,png} go (default OUT)")
+    p.add_argument("--out", default=DEFAULT_OUT, type=output_folder(),
+                   help=f"default {DEFAULT_OUT}")
+    p.add_argument("--report-dir", default="", type=output_folder(),
+                   help="where verify.{json,md,png} go (default OUT)")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("run", help="all steps, resumable: repeat the command to continue")
     _results_argument(p)
     training_arguments(p, out=DEFAULT_OUT, reuse=False)
     _references_argument(p)
     _latency_arguments(p)
-    p.add_argument("--report-dir", default="", help="where verify.{json,md,png} go (default OUT)")
+    p.add_argument("--report-dir", default="", type=output_folder(),
+                   help="where verify.{json,md,png} go (default OUT)")
     p.set_defaults(func=cmd_run)
     return parser
 
@@ -692,7 +695,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return run_reporting(parser.prog, lambda: args.func(args))
+    return run_reporting(parser.prog, lambda: args.func(args),
+                         ["python", "-m", "search_repro.verify",
+                          *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

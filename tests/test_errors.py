@@ -13,7 +13,7 @@ import pytest
 import moga_zoo
 import search_repro
 from moga_zoo.cli import main
-from moga_zoo.cli.options import add_dataclass_options, dataclass_from_args
+from moga_zoo.cli.options import Range, add_dataclass_options, dataclass_from_args
 from moga_zoo.errors import MogaZooError, one_line
 
 
@@ -63,8 +63,11 @@ class _Settings:
 
 
 def test_dataclass_options_cover_types_booleans_and_optionals():
+    with pytest.raises(TypeError, match="--limit has no declared range"):
+        add_dataclass_options(argparse.ArgumentParser(), _Settings)
     p = argparse.ArgumentParser()
-    add_dataclass_options(p, _Settings, help_text={"out": "folder"})
+    add_dataclass_options(p, _Settings, help_text={"out": "folder"},
+                          parsers={"limit": Range(float, 0.0, 10.0)})  # --steps, --lr: RANGES
     assert dataclass_from_args(_Settings, p.parse_args(["--out", "o"])) == _Settings("o")
     args = p.parse_args(["--out", "o", "--steps", "5", "--lr", "1e-3", "--limit", "2.5", "--no-fast"])
     assert dataclass_from_args(_Settings, args) == _Settings("o", 5, 1e-3, 2.5, False)

@@ -135,3 +135,35 @@ def test_cache_command_lists_and_clears(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("MOGA_ZOO_CACHE_MAX_MB", "lots")
     assert cli_main(["cache"]) == 2
     assert "MOGA_ZOO_CACHE_MAX_MB must be a number" in capsys.readouterr().err
+
+
+def test_auto_exports_only_when_it_pays_off(model, tmp_path):
+    """A cached export or enough images: onnxruntime; a few images and no export: torch, which
+    starts at once (an export takes seconds and is never reused for random weights)."""
+    pays = runtimes.EXPORT_PAYS_FROM_IMAGES
+    choose = lambda **kw: runtimes.choose_runtime(model, "auto", input_size=SIZE, **kw)  # noqa: E731
+    assert choose(cache=tmp_path, images=1) == (
+        "torch", f"1 image and no cached export: an ONNX export (~13 s) pays off from {pays} images")
+    assert choose(cache=tmp_path, images=pays)[0] == "onnxruntime"
+    assert choose(cache=tmp_path, images=None)[0] == "onnxruntime"
+    assert choose(cache=False, images=pays - 1)[0] == "torch"
+    cached = onnx_cache_path(model, SIZE, tmp_path)  # as if exported (make_runner re-checks it)
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"onnx")
+    assert choose(cache=tmp_path, images=1) == ("onnxruntime", "its export of this model is cached")
+    assert choose(cache=False, images=1)[0] == "torch"  # random weights never use the cache
+    assert runtimes.choose_runtime(model, "onnxruntime", images=1) == ("onnxruntime", "asked for")
+
+
+def test_predict_on_one_image_says_its_runtime_and_exports_nothing(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    monkeypatch.setenv("MOGA_ZOO_CACHE", str(tmp_path / "cache"))
+    image = tmp_path / "one.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(image)
+    assert cli_main(["predict", str(image), "--model", "moga_c", "--random-weights"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"moga-zoo predict: runtime torch (1 image and no cached export: an ONNX export "
+                   f"(~13 s) pays off from {runtimes.EXPORT_PAYS_FROM_IMAGES} images); random "
+                   f"weights: the classes are meaningless"]
+    assert not (tmp_path / "cache").exists()

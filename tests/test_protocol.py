@@ -88,19 +88,21 @@ def test_pilot_reuses_runs_of_the_same_network_seed_proxy_and_recipe(tmp_path, f
     capsys.readouterr()
     assert protocol.main(args + ["--name", "four", "--reuse", str(tmp_path / "old")]) == 2
     err = capsys.readouterr().err
-    assert "cannot read the run record" in err and err.count("\n") == 1
+    assert "seed1.json is not valid JSON" in err and err.count("\n") == 1
     assert not (tmp_path / "pilots/four").exists()
     (tmp_path / "pilots/two/ladder0/seed0.json").write_text("[]")  # pilot-report reads it too
     assert protocol.main(["pilot-report", "--out", str(tmp_path)]) == 2
-    assert "is not a run record" in capsys.readouterr().err
+    assert "is not a valid stand-alone run record" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("bad", [["--seeds", "a"], ["--seeds", ","], ["--shard", "2/2"],
                                  ["--shard", "x"]])
 def test_pilot_bad_arguments_exit_with_one_line(tmp_path, bad, capsys):
-    assert protocol.main(["pilot", "--out", str(tmp_path), "--name", "p", *bad]) == 2
+    with pytest.raises(SystemExit) as exit:  # argparse's own exit, before any work
+        protocol.main(["pilot", "--out", str(tmp_path), "--name", "p", *bad])
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"error: {bad[0]}" in err and "Traceback" not in err
+    assert exit.value.code == 2
+    assert err.count("\n") == 1 and f"error: argument {bad[0]}" in err and "Traceback" not in err
     assert not any(tmp_path.iterdir())
 
 
@@ -214,8 +216,10 @@ def test_evaluator_check_scores_each_candidate_against_the_whole_split(tmp_path,
 
 @pytest.mark.parametrize("bad", ["1000", "ax2", "0x2", ",", "allx0", "all"])
 def test_evaluator_check_bad_candidates_exit_with_one_line(tmp_path, bad, capsys):
-    assert protocol.main(["evaluator-check", "--out", str(tmp_path), "--candidates", bad]) == 2
+    with pytest.raises(SystemExit) as exit:  # checked where the option is parsed
+        protocol.main(["evaluator-check", "--out", str(tmp_path), "--candidates", bad])
     err = capsys.readouterr().err
+    assert exit.value.code == 2
     assert err.count("\n") == 1 and "--candidates" in err and "Traceback" not in err
 
 

@@ -255,14 +255,31 @@ def test_pilot_summary_ratio_of_range_to_pooled_seed_sd():
 
 
 PINNED_CANVASES = {
-    "canvas": "45c3b016c0d13c28edb614439af6f06e4ee0e3dc144f8fcebf060f882020fd5a",
-    "canvas:rotate=180": "3ba8ce8a03fdd87bdc01d7b47a54318403b97949902fbe3b57e6c53e8329684f"}
+    "canvas": "154cd04fe9827f2acab6f6d4584c7d7175ff5e6bc497c618ed7ed2a1d2ddcf6c",
+    "canvas:rotate=180": "c744f92c9a50fe61b15f3c5f7d210c4058dbc9880af62f106db50fcab62635bf"}
+_DIGEST_SCRIPT = """
+import hashlib, sys, torch
+from search_repro.data import load_fashion_mnist, parse_task, render_canvas
+images = torch.from_numpy(load_fashion_mnist()["train"][0][:1000].copy())
+canvas = render_canvas(images, parse_task(sys.argv[1]), 64, [0, 1])
+print(hashlib.sha256(canvas.numpy().tobytes()).hexdigest())
+"""
+
+
+def _canvas_digest(task: str, **env: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _DIGEST_SCRIPT, task], capture_output=True,
+                         text=True, check=True, env={**os.environ, **env})
+    return out.stdout.split()[-1]
 
 
 @pytest.mark.parametrize("task, digest", PINNED_CANVASES.items())
 def test_the_canvas_proxy_is_pinned(task, digest):
-    """Committed stand-alone runs were trained on these canvases (the proxy's own task among
-    them): any change to their drawing must be deliberate (and retrain them)."""
+    """The supernet, the stand-alone references and the searches are scored on these canvases
+    (the proxy's own task among them): any change to their drawing must be deliberate."""
     import hashlib
 
     from search_repro.data import load_fashion_mnist
@@ -271,3 +288,44 @@ def test_the_canvas_proxy_is_pinned(task, digest):
     canvas = render_canvas(images, parse_task(task), 64, [0, 1])
     assert hashlib.sha256(canvas.numpy().tobytes()).hexdigest() == digest
     assert CANVAS_PROXY.task in PINNED_CANVASES  # the proxy's own drawing is among them
+
+
+@pytest.mark.parametrize("capped", [
+    {"ATEN_CPU_CAPABILITY": "default"},  # torch's scalar kernels, as on a CPU without AVX2
+    {"ATEN_CPU_CAPABILITY": "avx2", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+     "MKL_ENABLE_INSTRUCTIONS": "AVX2"}])
+def test_the_canvas_bytes_do_not_depend_on_the_cpu_features(capped):
+    """Another CPU picks other SIMD code in numpy, torch and BLAS: capping the features in a
+    child process must not change a byte (torch's fused sampling kernel did: an Intel AVX-512
+    machine rendered other bytes than AMD ones)."""
+    assert _canvas_digest(CANVAS_PROXY.task, **capped) == PINNED_CANVASES[CANVAS_PROXY.task]
+
+
+def test_the_exact_geometry_matches_torchs_affine_sampling():
+    """An independent reference for the placement: torch's affine_grid + grid_sample (whose last
+    bits depend on the CPU) agrees with the exact rendering to float rounding."""
+    import torch.nn.functional as F
+
+    from search_repro.data import exact_cos_sin
+
+    rng = np.random.default_rng(3)
+    n, side, size = 64, 28, 64
+    images = torch.from_numpy(rng.integers(0, 256, (n, side, side)).astype(np.uint8))
+    scale, x0, y0 = rng.uniform(0.6, 1.3, n), rng.uniform(-4, 40, n), rng.uniform(-4, 40, n)
+    angle = rng.uniform(-180, 180, n)
+    phi = np.radians(angle)
+    cos, sin = exact_cos_sin(angle)
+    np.testing.assert_allclose(cos, np.cos(phi), atol=1e-15)
+    np.testing.assert_allclose(sin, np.sin(phi), atol=1e-15)
+    a = size / (side * scale)
+    bx = 2.0 / side * ((size / 2 - 0.5 - x0) / scale) + 1.0 / side - 1.0
+    by = 2.0 / side * ((size / 2 - 0.5 - y0) / scale) + 1.0 / side - 1.0
+    theta = torch.tensor(np.stack([
+        np.stack([a * cos, -a * sin, cos * bx - sin * by], 1),
+        np.stack([a * sin, a * cos, sin * bx + cos * by], 1)], 1), dtype=torch.float64)
+    grid = F.affine_grid(theta, [n, 1, size, size], align_corners=False)
+    expected = F.grid_sample(images.double()[:, None], grid, mode="bilinear",
+                             padding_mode="zeros", align_corners=False)[:, 0]
+    got = place_garments(images, scale, x0, y0, size, angle).double()
+    assert float((got - expected).abs().max()) < 0.02  # of 255: float32 rounding only
+    assert float(expected.abs().sum()) > 1e5  # the garments did land on the canvases

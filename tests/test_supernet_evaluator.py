@@ -11,6 +11,7 @@ from supernet_helpers import fake_fashion_mnist, tiny_supernet
 from moga_zoo.search_space import MOGA_A, MOGA_B, space_hash
 from search_repro.supernet import (CheckpointError, EvaluatorSettings, SupernetEvaluator,
                                    load_supernet, save_supernet)
+from search_repro.supernet.evaluator import fold_batchnorm
 
 SMALL = EvaluatorSettings(val_size=48, calib_batches=2, calib_batch_size=16, eval_batch_size=20)
 
@@ -36,13 +37,19 @@ def _codes(n: int, seed: int) -> np.ndarray:
     return codes
 
 
+def _close(folded: torch.Tensor, naive: torch.Tensor) -> None:
+    """Folded BatchNorms change float32 rounding only (through 16 blocks)."""
+    scale = float(naive.abs().max())
+    torch.testing.assert_close(folded, naive, rtol=1e-4, atol=1e-4 * scale)
+
+
 def test_prefix_sharing_equals_naive_per_candidate_evaluation(evaluator):
     codes = _codes(4, 0)
     shared = evaluator.prefix_logits([tuple(map(int, c)) for c in codes])
     for c in codes:
         naive = evaluator.naive_logits(c)
         assert naive.std(0).mean() > 1e-3  # input-sensitive
-        torch.testing.assert_close(shared[tuple(map(int, c))], naive, rtol=1e-5, atol=1e-5)
+        _close(shared[tuple(map(int, c))], naive)
     # different architectures really give different logits
     assert not torch.allclose(shared[tuple(map(int, codes[0]))], shared[tuple(map(int, codes[2]))])
 
@@ -56,7 +63,7 @@ def test_first_layer_outputs_kept_across_calls_change_nothing():
     again = kept.prefix_logits([tuple(map(int, c)) for c in second])
     for c in second:  # kept outputs, yet the naive path (recalibrated from scratch) agrees
         key = tuple(map(int, c))
-        torch.testing.assert_close(again[key], fresh.naive_logits(c), rtol=1e-5, atol=1e-5)
+        _close(again[key], fresh.naive_logits(c))
     assert fresh._first_layer == {}     # a zero budget keeps nothing
     # a budget too small for all 12 choices keeps none of them
     small = _make_evaluator(first_layer_cache_bytes=1000)
@@ -138,3 +145,24 @@ def test_from_checkpoint_is_deterministic(tmp_path):
     whole = SupernetEvaluator.from_checkpoint(weights, root, calib_batch_size=16)
     assert whole.describe()["settings"]["val_size"] == 50
     assert len(whole._labels) == 50
+
+
+def test_fold_batchnorm_keeps_the_function_and_leaves_the_block_alone():
+    net = tiny_supernet(3).eval()
+    g = torch.Generator().manual_seed(3)
+    for m in net.modules():  # calibrated-looking statistics, far from the defaults
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g))
+            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.3)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    x = torch.randn(6, 8, 16, 16, generator=g)
+    for block in (net.layers[1][11], net.layers[1][4], net.last_block):  # SE, no SE, conv-bn-act
+        y = x if block is not net.last_block else torch.randn(6, 40, 4, 4, generator=g)
+        folded = fold_batchnorm(block)
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+        with torch.no_grad():
+            expected = block(y)
+            assert expected.std() > 0.1
+            torch.testing.assert_close(folded(y), expected, rtol=1e-5, atol=1e-5)
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, before[k]), k

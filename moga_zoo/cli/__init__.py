@@ -14,12 +14,12 @@ import argparse
 import importlib
 import logging
 import sys
-import typing
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Sequence
 
-from ..errors import MogaZooError, one_line, run_reporting
+from ..errors import MogaZooError, run_reporting
+from .options import Parser as _Parser
 
 __all__ = ["build_parser", "command_modules", "main", "ENTRY_POINT_GROUP", "MODULES"]
 
@@ -32,13 +32,6 @@ ENTRY_POINT_GROUP = "moga_zoo.commands"
 
 class CommandError(MogaZooError):
     """A user mistake found by a command itself: printed as one line, exit code 2, no traceback."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a wrong option is reported in one line (no usage block)."""
-
-    def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def command_modules() -> list[ModuleType]:
@@ -67,7 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     other exception is a bug and keeps its traceback."""
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if not a.startswith("-")), "")
-    args = build_parser(chosen).parse_args(argv)
+    try:
+        args = build_parser(chosen).parse_args(argv)
+    except KeyboardInterrupt:  # while the chosen command's modules load
+        print("moga-zoo: interrupted (Ctrl-C); nothing was saved", file=sys.stderr)
+        return 130
     # the hub client's notes on retries would add lines to the one-line error a fault ends in
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
-    return run_reporting(f"moga-zoo {args.command}", lambda: args.func(args))
+    return run_reporting(f"moga-zoo {args.command}", lambda: args.func(args), ["moga-zoo", *argv])

@@ -27,10 +27,13 @@ def _mb(size: int) -> str:
 
 
 def _cache(args: argparse.Namespace) -> int:
+    from ..fileio import check_output_folder
     from ..inference.cache import cache_dir, cache_entries, cache_limit_bytes, clear_cache
 
     folder = cache_dir() / "onnx"
     if args.action == "clear":
+        if folder.exists():
+            check_output_folder(folder, "the export cache")
         removed = clear_cache()
         freed = sum(e.size for e in removed)
         if args.json:

@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _list(args: argparse.Namespace) -> int:
     from ..factory import list_models
+    from ..weights.manifest import load_manifest
+
+    load_manifest()  # a bad manifest is named (exit 2), never listed as "no published weights"
 
     rows = [{"name": n, "pretrained_tags": [t for t in list_models(n + ".*", pretrained=True)]}
             for n in list_models()]

@@ -56,7 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_int, default=32,
                    help="images per forward pass (default: 32)")
     p.add_argument("--runtime", choices=("auto",) + RUNTIMES, default="auto",
-                   help="auto (default) = onnxruntime when installed (export cached), else torch")
+                   help="auto (default): onnxruntime when its export of the model is cached or "
+                        "there are enough images for an export to pay off, else torch")
     p.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's setting)")
     p.add_argument("--json", action="store_true", help="print one JSON list of results")
     p.set_defaults(func=_predict)
@@ -69,7 +70,12 @@ def _predict(args: argparse.Namespace) -> int:
     if not files:
         raise UsageError(f"no image files found in {' '.join(args.inputs)}")
     classifier = Classifier(model_from_args(args), runtime=args.runtime, batch_size=args.batch_size,
-                            threads=args.threads, cache=False if args.random_weights else None)
+                            threads=args.threads, cache=False if args.random_weights else None,
+                            images=len(files))
+    weights = ("random weights: the classes are meaningless" if args.random_weights
+               else f"weights {args.weights or args.model}")
+    print(f"moga-zoo predict: runtime {classifier.runtime} ({classifier.runtime_reason}); "
+          f"{weights}", file=sys.stderr)
     results = classifier.predict(files, top_k=args.top_k)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2, allow_nan=False))

@@ -13,7 +13,6 @@ import torch.nn as nn
 
 from .. import __version__
 from ..cache import cache_dir
-from ..errors import UsageError
 
 __all__ = ["DEFAULT_LIMIT_MB", "CacheEntry", "cache_dir", "cache_limit_bytes", "onnx_cache_path",
            "cache_entries", "touch", "prune_cache", "clear_cache"]
@@ -33,14 +32,9 @@ class CacheEntry:
 
 def cache_limit_bytes() -> int:
     """The bound on the ONNX cache: ``$MOGA_ZOO_CACHE_MAX_MB`` megabytes, else the default."""
-    text = os.environ.get("MOGA_ZOO_CACHE_MAX_MB", "")
-    try:
-        megabytes = float(text) if text else DEFAULT_LIMIT_MB
-    except ValueError:
-        raise UsageError(f"MOGA_ZOO_CACHE_MAX_MB must be a number of megabytes, got {text!r}") from None
-    if megabytes < 0:
-        raise UsageError(f"MOGA_ZOO_CACHE_MAX_MB must be >= 0, got {text!r}")
-    return int(megabytes * 2**20)
+    from ..cli.options import env_number
+
+    return int(env_number("MOGA_ZOO_CACHE_MAX_MB", DEFAULT_LIMIT_MB) * 2**20)
 
 
 def onnx_cache_path(model: nn.Module, input_size: Sequence[int], root: Path | None = None) -> Path:

@@ -1,4 +1,5 @@
-"""Export to ONNX or TorchScript, and check that the exported file computes what the model does."""
+"""Export to ONNX, TorchScript, LiteRT or ExecuTorch, and check that the exported file computes what
+the model does (run by its own runtime beside the eager model)."""
 from __future__ import annotations
 
 import importlib
@@ -9,7 +10,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -18,15 +19,22 @@ from timm.data import resolve_data_config
 
 from ..errors import MogaZooError, UsageError
 from ..fileio import check_output_file, replace_atomic
+from . import mobile
 
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["FORMATS", "ExportCheck", "ExportError", "export_model", "validate_export", "format_of",
-           "onnx_graph"]
+__all__ = ["FORMATS", "STATIC_FORMATS", "SUFFIX", "SUFFIXES", "ExportCheck", "ExportError",
+           "export_model", "validate_export", "format_of", "onnx_graph"]
 
-FORMATS = ("onnx", "torchscript")
-_SUFFIXES = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript", ".torchscript": "torchscript"}
+FORMATS = ("onnx", "torchscript", *mobile.MOBILE_FORMATS)
+#: Formats whose files take one fixed input shape (batch included): the phone formats.
+STATIC_FORMATS = mobile.MOBILE_FORMATS
+#: The suffix ``moga-zoo export`` gives each format's file by default.
+SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "litert": ".tflite", "executorch": ".pte"}
+#: The format of each file suffix :func:`format_of` knows.
+SUFFIXES = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript",
+            ".torchscript": "torchscript", ".tflite": "litert", ".pte": "executorch"}
 
 #: Allowed max |exported - eager| as a fraction of the largest eager logit (float32 reordering
 #: gives ~1e-5 here; a wrong graph or wrong weights is off by far more).
@@ -55,16 +63,16 @@ class ExportCheck:
 
 
 def format_of(path: str | os.PathLike, format: str | None = None) -> str:
-    """The export format: given explicitly, or from the file suffix (.onnx, .pt/.ts)."""
+    """The export format: given explicitly, or from the file suffix (.onnx, .pt/.ts, .tflite, .pte)."""
     if format is not None:
         if format not in FORMATS:
             raise UsageError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
         return format
     suffix = Path(path).suffix.lower()
-    if suffix not in _SUFFIXES:
+    if suffix not in SUFFIXES:
         raise UsageError(f"cannot tell the format of {os.fspath(path)!r} from its suffix; "
-                         f"use .onnx, .pt or .ts, or give the format")
-    return _SUFFIXES[suffix]
+                         f"use .onnx, .pt, .ts, .tflite or .pte, or give the format")
+    return SUFFIXES[suffix]
 
 
 def input_size_of(model: nn.Module) -> tuple[int, int, int]:
@@ -79,18 +87,34 @@ def export_model(
     *,
     input_size: Sequence[int] | None = None,
     opset: int | None = None,
+    backend: str | None = None,
     validate: bool = True,
 ) -> ExportCheck | None:
-    """Write ``model`` to ``path`` as ONNX or TorchScript with a dynamic batch dimension.
+    """Write ``model`` to ``path`` as ONNX, TorchScript, LiteRT or ExecuTorch.
 
-    ``input_size`` is (C, H, W), default the model's data config. With ``validate`` the file is
-    run next to the eager model before it is moved into place; a mismatch raises
-    :class:`ExportError` and leaves nothing at ``path``. Returns the check (None without one).
+    ONNX and TorchScript files have a dynamic batch dimension; LiteRT (.tflite) and ExecuTorch
+    (.pte) files take one image of ``input_size`` (C, H, W; default the model's data config).
+    ``backend`` picks the ExecuTorch delegate (``xnnpack``, the default, or ``vulkan``). With
+    ``validate`` the file is run by its own runtime next to the eager model before it is moved
+    into place; a mismatch raises :class:`ExportError` and leaves ``path`` as it was. Returns the
+    check (None without one).
     """
     format = format_of(path, format)
     if opset is not None and format != "onnx":
         raise UsageError("opset applies to ONNX export only")
+    if backend is not None and format != "executorch":
+        raise UsageError("backend applies to ExecuTorch export only")
+    backend = (backend or mobile.BACKENDS[0]) if format == "executorch" else None
+    if backend is not None and backend not in mobile.BACKENDS:
+        raise UsageError(f"unknown ExecuTorch backend {backend!r}; choose one of "
+                         f"{', '.join(mobile.BACKENDS)}")
     path = check_output_file(path, f"{format} output")
+    if format in STATIC_FORMATS:
+        mobile.require_extra(format)
+    if validate and backend not in (None, "xnnpack") and not mobile.has_executorch_backend(backend):
+        raise UsageError(f"this machine's ExecuTorch runtime has no {backend} backend, so a "
+                         f"{backend} program cannot be validated here: pass --no-validate "
+                         f"(validate=False) to write it unchecked, and check it on the device")
     model = model.eval()
     size = tuple(input_size) if input_size is not None else input_size_of(model)
     check: ExportCheck | None = None
@@ -99,8 +123,12 @@ def export_model(
         nonlocal check
         if format == "onnx":
             _export_onnx(model, Path(tmp), size, opset)
-        else:
+        elif format == "torchscript":
             _export_torchscript(model, Path(tmp), size)
+        elif format == "litert":
+            mobile.write_litert(model, tmp, torch.zeros(1, *size))
+        else:
+            mobile.write_executorch(model, tmp, torch.zeros(1, *size), backend)
         check = validate_export(tmp, model, format, input_size=size) if validate else None
         if check is not None and not check.ok:
             raise ExportError(
@@ -117,12 +145,17 @@ def validate_export(
     format: str | None = None,
     *,
     input_size: Sequence[int] | None = None,
-    batch_sizes: Sequence[int] = (1, 3),
+    batch_sizes: Sequence[int] | None = None,
     seed: int = 0,
 ) -> ExportCheck:
-    """Run the exported file and the eager model on the same random inputs at several batch sizes
-    (which also checks the batch dimension is dynamic) and compare the outputs."""
+    """Run the exported file and the eager model on the same random inputs and compare outputs.
+
+    ``batch_sizes`` default: 1 and 3 for ONNX and TorchScript (which also checks that the batch
+    is dynamic); two different single images for the fixed-shape LiteRT and ExecuTorch files.
+    """
     format = format_of(path, format)
+    if batch_sizes is None:
+        batch_sizes = (1, 1) if format in STATIC_FORMATS else (1, 3)
     size = tuple(input_size) if input_size is not None else input_size_of(model)
     generator = torch.Generator().manual_seed(seed)
     run = _runner(path, format)
@@ -197,10 +230,16 @@ def require(module: str, purpose: str):
 def _export_torchscript(model: nn.Module, path: Path, size: tuple) -> None:
     with _quiet_torchscript(), torch.no_grad():
         traced = torch.jit.trace(model, torch.randn(2, *size))
-        traced.save(os.fspath(path))
+        buffer = io.BytesIO()  # torch's own file writer aborts the process on a full disk
+        torch.jit.save(traced, buffer)
+    path.write_bytes(buffer.getvalue())
 
 
-def _runner(path: str | os.PathLike, format: str):
+def _runner(path: str | os.PathLike, format: str) -> Callable[[torch.Tensor], np.ndarray]:
+    if format in STATIC_FORMATS:
+        run_file = (mobile.litert_runner if format == "litert" else mobile.executorch_runner)(
+            os.fspath(path))
+        return lambda x: run_file(x.numpy())
     if format == "onnx":
         ort = require("onnxruntime", "checking an ONNX file")
         session = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])

@@ -71,7 +71,9 @@ def find_images(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     """Expand files and directories into a list of files to classify.
 
     A file named directly is always kept (so a non-image is reported, not skipped); a directory
-    contributes its image files (by extension, recursively, sorted, hidden entries skipped).
+    contributes its image files (by extension, recursively, sorted, hidden entries skipped) and
+    any symbolic link that leads nowhere (a loop, a broken link), so that it is reported as
+    unreadable instead of skipped.
     """
     found: list[Path] = []
     for item in inputs:
@@ -87,7 +89,10 @@ def _images_under(root: Path) -> Sequence[Path]:
     files = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        files.extend(Path(dirpath) / f for f in filenames
-                     if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS
-                     and (Path(dirpath) / f).is_file())  # never a pipe or device: opening blocks
+        for f in (f for f in filenames if not f.startswith(".")):
+            path = Path(dirpath) / f
+            if path.is_symlink() and not path.exists():  # a loop or a broken link: reported
+                files.append(path)
+            elif Path(f).suffix.lower() in IMAGE_EXTENSIONS and path.is_file():  # never a pipe
+                files.append(path)
     return sorted(files)

@@ -1,7 +1,6 @@
 """One way to get an inference-ready model: a name plus where its weights come from."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,8 @@ import torch.nn as nn
 
 from ..errors import UsageError
 from ..factory import create
+from ..records import RecordError, read_json
+from ..weights.border import loader_border
 from ..weights.errors import WeightsError
 
 __all__ = ["load_model", "folder_config"]
@@ -43,7 +44,8 @@ def load_model(
         if model.startswith("local-dir:") and not (Path(model.split(":", 1)[1]) / "config.json").is_file():
             raise WeightsError(f"{model}: no folder with a config.json there; give a folder written by "
                                f"`moga-zoo convert` or timm's save_for_hf")
-        return timm.create_model(model, pretrained=True, **kwargs).eval()
+        with loader_border(model):
+            return timm.create_model(model, pretrained=True, **kwargs).eval()
     if weights is not None:
         config = folder_config(weights)
         built = create(model, pretrained=True, weights=os.fspath(weights), **kwargs)
@@ -64,8 +66,8 @@ def folder_config(weights: str | os.PathLike) -> dict[str, Any]:
     if not config.is_file():
         return {}
     try:
-        data = json.loads(config.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        data = read_json(config, "timm config.json")
+    except RecordError as e:
         raise UsageError(f"{config}: not a readable timm config.json ({e}); fix or remove it") from None
     if not isinstance(data, dict):
         raise UsageError(f"{config}: expected a JSON object (timm's config.json); fix or remove it")

@@ -16,7 +16,7 @@ from ..errors import UsageError
 from .images import ImageLoadError, find_images, load_image, to_rgb
 from .labels import class_names
 from .loading import load_model
-from .runtimes import make_runner, resolve_runtime
+from .runtimes import choose_runtime, make_runner, resolve_runtime
 
 __all__ = ["Label", "Prediction", "Classifier", "predict"]
 
@@ -49,8 +49,10 @@ class Prediction:
 
 class Classifier:
     """A model ready to classify images: weights loaded, transform and class names resolved,
-    runtime chosen (``auto``: onnxruntime when installed, else torch). ``cache``: the ONNX export
-    cache folder (default: the user's cache), or False not to keep the export."""
+    runtime chosen (``auto``: see :func:`~moga_zoo.inference.runtimes.choose_runtime`, with
+    ``images`` the number of images it will classify, if known; ``runtime_reason`` says why).
+    ``cache``: the ONNX export cache folder (default: the user's cache), or False not to keep the
+    export."""
 
     def __init__(
         self,
@@ -62,12 +64,16 @@ class Classifier:
         batch_size: int = 32,
         cache: "str | os.PathLike | None | bool" = None,
         threads: int | None = None,
+        images: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise UsageError(f"batch size must be at least 1, got {batch_size}")
-        self.runtime = resolve_runtime(runtime)
+        resolve_runtime(runtime)  # an unknown or missing runtime fails before the model loads
         self.model = load_model(model, weights=weights, pretrained=pretrained)
         self.data_config = resolve_data_config({}, model=self.model)
+        self.runtime, self.runtime_reason = choose_runtime(
+            self.model, runtime, input_size=self.data_config["input_size"],
+            cache=cache if cache in (None, False) else Path(cache), images=images)
         self.transform = create_transform(**self.data_config, is_training=False)
         self.class_names = class_names(self.model)
         self.batch_size = batch_size
@@ -128,7 +134,7 @@ def predict(
     sources: list[Any] = []
     for item in inputs:
         sources.extend([item] if isinstance(item, Image.Image) else find_images([item]))
-    return Classifier(model, **options).predict(sources, top_k=top_k)
+    return Classifier(model, images=len(sources), **options).predict(sources, top_k=top_k)
 
 
 def _load(source: ImageSource) -> Image.Image:

@@ -15,10 +15,16 @@ from ..errors import UsageError
 from .cache import onnx_cache_path, prune_cache, touch
 from .export import export_model, input_size_of, validate_export
 
-__all__ = ["RUNTIMES", "available_runtimes", "resolve_runtime", "make_runner", "Runner"]
+__all__ = ["RUNTIMES", "available_runtimes", "resolve_runtime", "choose_runtime", "make_runner",
+           "Runner", "EXPORT_PAYS_FROM_IMAGES"]
 
 #: Known runtimes, fastest first on CPU (see docs/predict-export.md for the measured table).
 RUNTIMES = ("onnxruntime", "torch")
+
+#: ``auto`` exports for onnxruntime only from this many images on (or when an export is cached):
+#: the export and its check take ~13 s on 2 cores, and onnxruntime saves ~4-8 ms an image at
+#: batch 32 (``benchmarks/bench_runtimes.py``, table in docs/predict-export.md).
+EXPORT_PAYS_FROM_IMAGES = 2000
 
 #: A runner maps a float32 NCHW batch to float32 logits.
 Runner = Callable[[torch.Tensor], np.ndarray]
@@ -39,6 +45,30 @@ def resolve_runtime(runtime: str = "auto") -> str:
     if runtime not in available_runtimes():
         raise UsageError(f"runtime {runtime!r} is not installed: pip install 'moga_zoo[export]'")
     return runtime
+
+
+def choose_runtime(model: nn.Module, runtime: str = "auto", *,
+                   input_size: Sequence[int] | None = None, cache: "Path | None | bool" = None,
+                   images: int | None = None) -> tuple[str, str]:
+    """The runtime to run ``model`` on ``images`` images with, and why, in a few words.
+
+    ``auto`` takes onnxruntime (when installed) if this model's export is already cached, or if
+    there are at least :data:`EXPORT_PAYS_FROM_IMAGES` images (``None``: unknown, many);
+    otherwise torch, which starts at once. A named runtime is checked to be installed.
+    """
+    if runtime != "auto":
+        return resolve_runtime(runtime), "asked for"
+    if resolve_runtime("auto") == "torch":
+        return "torch", "onnxruntime is not installed: pip install 'moga_zoo[export]'"
+    size = tuple(input_size) if input_size is not None else input_size_of(model)
+    if cache is not False and onnx_cache_path(
+            model, size, None if cache in (None, True) else Path(cache)).exists():
+        return "onnxruntime", "its export of this model is cached"
+    if images is None or images >= EXPORT_PAYS_FROM_IMAGES:
+        return "onnxruntime", (f"{images} images" if images else "many images") + (
+            f": an ONNX export (~13 s) pays off from {EXPORT_PAYS_FROM_IMAGES}")
+    return "torch", (f"{images} image{'s' if images != 1 else ''} and no cached export: an ONNX "
+                     f"export (~13 s) pays off from {EXPORT_PAYS_FROM_IMAGES} images")
 
 
 def make_runner(model: nn.Module, runtime: str = "auto", *, input_size: Sequence[int] | None = None,

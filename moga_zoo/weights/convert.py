@@ -72,8 +72,9 @@ def read_authors_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             f"{path} holds pickled Python code ({', '.join(found[:3])}), which is never unpickled here. "
             f"Where you trust the file, re-save only its tensors, e.g. torch.save(state_dict, "
             f"'plain.pth'), and convert that") from None
-    except (RuntimeError, EOFError, ValueError, OSError) as e:
-        raise ConversionError(f"{path} is not a readable PyTorch checkpoint ({e})") from None
+    except Exception as e:  # noqa: BLE001  (unpickling arbitrary bytes fails in any way)
+        raise ConversionError(f"{path} is not a readable PyTorch checkpoint ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else 'empty'})") from None
     if isinstance(obj, Mapping) and "model_state" in obj:
         obj = obj["model_state"]
     if not isinstance(obj, Mapping) or not obj:

@@ -17,7 +17,7 @@ from .errors import ChecksumError, WeightsDownloadError, WeightsNotPublishedErro
 from .integrity import purge_cached_file, verify_file
 from .manifest import WeightsEntry
 
-__all__ = ["fetch_entry"]
+__all__ = ["fetch_entry", "download_error"]
 
 
 def fetch_entry(
@@ -46,7 +46,8 @@ def fetch_entry(
             library_name="moga_zoo", library_version=__version__,
         )
     except Exception as e:  # client errors become one clear message; anything else is re-raised
-        error = _download_error(e, entry, where, endpoint, cache_dir)
+        error = download_error(e, where, entry.hf_hub_id, entry.revision, entry.filename, endpoint,
+                               cache_dir)
         if error is e:
             raise
         raise error from None
@@ -60,21 +61,24 @@ def fetch_entry(
     return Path(path)
 
 
-def _download_error(e: Exception, entry: WeightsEntry, where: str, endpoint: str | None,
-                    cache_dir: str | os.PathLike | None) -> Exception:
+def download_error(e: Exception, where: str, repo_id: str, revision: str | None, filename: str,
+                   endpoint: str | None = None, cache_dir: str | os.PathLike | None = None
+                   ) -> Exception:
+    """The :class:`WeightsDownloadError` that says what the hub client's error ``e`` means for
+    ``repo_id@revision/filename`` (``where``), or ``e`` itself if it is not a hub fault."""
     host = endpoint or hf_constants.ENDPOINT
     if isinstance(e, hf_errors.GatedRepoError):
         return WeightsDownloadError(f"{where}: the repository is gated on {host}; accept its terms on the "
                                     f"hub and log in (`hf auth login` or HF_TOKEN)")
     if isinstance(e, hf_errors.RepositoryNotFoundError):
-        return WeightsDownloadError(f"{where}: repository {entry.hf_hub_id!r} not found on {host}, or it is "
+        return WeightsDownloadError(f"{where}: repository {repo_id!r} not found on {host}, or it is "
                                     f"private and no valid token was sent (set HF_TOKEN); check the "
                                     f"manifest's hf_hub_id and HF_ENDPOINT")
     if isinstance(e, hf_errors.RevisionNotFoundError):
-        return WeightsDownloadError(f"{where}: commit {entry.revision} does not exist in "
-                                    f"{entry.hf_hub_id} on {host}; the manifest pins a wrong revision")
+        return WeightsDownloadError(f"{where}: commit {revision} does not exist in "
+                                    f"{repo_id} on {host}; the manifest pins a wrong revision")
     if isinstance(e, hf_errors.RemoteEntryNotFoundError):
-        return WeightsDownloadError(f"{where}: {entry.filename!r} is not in {entry.hf_hub_id} at the "
+        return WeightsDownloadError(f"{where}: {filename!r} is not in {repo_id} at the "
                                     f"pinned commit on {host}")
     if isinstance(e, hf_errors.LocalEntryNotFoundError):
         if hf_constants.HF_HUB_OFFLINE or isinstance(e.__cause__, hf_errors.OfflineModeIsEnabled):

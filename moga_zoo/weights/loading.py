@@ -120,7 +120,9 @@ def check_state_dict(state_dict: dict[str, torch.Tensor], model: nn.Module, *,
         sd = {k: v for k, v in sd.items() if k in own}
     adaptable = {k for k in _CLASSIFIER if k in own and k in sd}
     if _STEM in own and _STEM in sd and sd[_STEM].shape[1] == 3:
-        adaptable.add(_STEM)
+        theirs, ours = sd[_STEM].shape, own[_STEM].shape
+        if len(theirs) == len(ours) and (theirs[0], *theirs[2:]) == (ours[0], *ours[2:]):
+            adaptable.add(_STEM)  # only the input channels differ: timm adapts them
     missing = sorted(own.keys() - sd.keys())
     unexpected = sorted(sd.keys() - own.keys())
     shapes = sorted(k for k in own.keys() & sd.keys()

@@ -7,6 +7,7 @@ The weights dir is ``$MOGA_ZOO_WEIGHTS``, else ``weights/`` in :func:`moga_zoo.c
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,7 @@ WEIGHTS_DIR_ENV = "MOGA_ZOO_WEIGHTS"
 WEIGHTS_FILE = "model.safetensors"
 _FOLDER_FILES = (WEIGHTS_FILE, "config.json", "README.md")
 _DIGEST_SUFFIX = ".sha256"
+_DIGEST_LINE = re.compile(r"([0-9a-f]{64}) [ *]?" + re.escape(WEIGHTS_FILE))
 
 
 def weights_dir() -> Path:
@@ -57,12 +59,25 @@ def installed_weights(name: str) -> Path | None:
         return None
     digest_file = f.with_name(WEIGHTS_FILE + _DIGEST_SUFFIX)
     if digest_file.is_file():
+        digest = _read_digest(digest_file)
         try:
-            verify_file(f, digest_file.read_text().split()[0], None, f"installed weights {name}")
+            verify_file(f, digest, None, f"installed weights {name}")
         except ChecksumError as e:
             raise ChecksumError(f"{e}; the installed file changed since `moga-zoo convert --install`. "
                                 f"Re-run the conversion with --install, or delete {f.parent}") from None
     return f
+
+
+def _read_digest(path: Path) -> str:
+    """The sha256 a digest sidecar records (``<64 hex digits>  model.safetensors``)."""
+    try:
+        match = _DIGEST_LINE.fullmatch(path.read_bytes().decode("ascii", "replace").strip())
+    except OSError as e:
+        raise WeightsError(f"cannot read the digest record {path} ({e.strerror or e})") from None
+    if match is None:
+        raise WeightsError(f"{path} is not a digest record (expected '<sha256>  {WEIGHTS_FILE}'); "
+                           f"re-run the conversion with --install, or delete {path.parent}")
+    return match[1]
 
 
 def install_folder(folder: str | os.PathLike, name: str) -> Path:

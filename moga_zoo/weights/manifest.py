@@ -6,7 +6,6 @@ pinned commit, the file's sha256 and size, the eval transform, license, provenan
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import MogaZooError
+from ..records import RecordError, read_json
 
 __all__ = [
     "MANIFEST_ENV", "SCHEMA_VERSION", "ManifestError", "Metric", "WeightsEntry", "Manifest",
@@ -129,15 +129,11 @@ def manifest_path() -> Path:
 def load_manifest(path: str | os.PathLike | None = None) -> Manifest:
     """Read and validate a manifest (default: :func:`manifest_path`)."""
     path = Path(path) if path is not None else manifest_path()
+    hint = f"it is set by ${MANIFEST_ENV}" if os.environ.get(MANIFEST_ENV) else ""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        hint = f" (set by ${MANIFEST_ENV})" if os.environ.get(MANIFEST_ENV) else ""
-        raise ManifestError(f"cannot read the weights manifest {path}{hint}: {e.strerror or e}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ManifestError(f"{path}: not valid JSON: {e}") from None
+        data = read_json(path, "weights manifest", hint)
+    except RecordError as e:
+        raise ManifestError(str(e)) from None
     return parse_manifest(data, str(path))
 
 

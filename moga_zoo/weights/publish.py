@@ -1,13 +1,13 @@
 """Publish a converted folder to the Hugging Face hub with ``HfApi`` and report the commit to pin."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from huggingface_hub import HfApi
 
+from ..records import RecordError, read_json
 from .errors import WeightsError
 from .integrity import sha256_file
 from .local import WEIGHTS_FILE
@@ -38,8 +38,8 @@ def check_folder(folder: str | os.PathLike) -> Path:
     if missing:
         raise WeightsError(f"{folder} lacks {', '.join(missing)}; re-run `moga-zoo convert ... -o {folder}`")
     try:
-        arch = json.loads((folder / "config.json").read_text(encoding="utf-8"))["architecture"]
-    except (ValueError, KeyError, TypeError):
+        arch = read_json(folder / "config.json", "timm config")["architecture"]
+    except (RecordError, KeyError, TypeError):
         raise WeightsError(f"{folder}/config.json is not a timm config (no 'architecture')") from None
     if not str(arch).startswith("moga_"):
         raise WeightsError(f"{folder}/config.json is for {arch!r}, not a moga_zoo model")

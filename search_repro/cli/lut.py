@@ -1,16 +1,17 @@
-"""``moga-zoo lut build|validate|show``: per-device latency lookup tables."""
+"""``moga-zoo lut build|validate|show|kit|kit-run|import``: per-device latency lookup tables, and
+the kit that builds one on a phone."""
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
 
-from moga_zoo.cli.options import positive_int
+from moga_zoo.cli.options import Range, positive_int
 from moga_zoo.errors import UsageError
 from moga_zoo.fileio import check_output_file, write_json_atomic
 from moga_zoo.search_space import CHOICES
 
-COMMANDS = {"lut": "build, validate or show latency lookup tables"}
+COMMANDS = {"lut": "build, validate or show latency lookup tables; phone kits"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     b = lut.add_parser("build", help="measure a table for this machine (resumes a partial FILE)")
     b.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    b.add_argument("--runtime", default="torch", help="torch or onnxruntime (default torch)")
+    b.add_argument("--runtime", default="torch",
+                   help="torch, onnxruntime, litert or executorch (default torch; the last two "
+                        "need their extras and time batch 1 on --device cpu)")
     b.add_argument("--threads", type=positive_int, default=1, help="CPU threads (default 1)")
     b.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
     b.add_argument("--resolution", type=int, default=224, help="input side, multiple of 32")
@@ -50,6 +53,46 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--arch", action="append", default=[], metavar="NAME|ARCH",
                    help="also predict these architectures (repeatable)")
     s.set_defaults(func=_show)
+
+    k = lut.add_parser("kit", help="write a phone kit: every model a table needs, a manifest and "
+                                   "an adb script that times them (docs/mobile.md)")
+    k.add_argument("--runtime", required=True, choices=("litert", "executorch"),
+                   help="litert (.tflite, timed with benchmark_model on CPU and GPU) or "
+                        "executorch (.pte XNNPACK, timed with executor_runner)")
+    k.add_argument("-o", "--output", required=True, type=Path, help="kit folder (new or empty; "
+                   "an unfinished kit with the same settings is resumed)")
+    k.add_argument("--resolution", type=int, default=224, help="input side, multiple of 32")
+    k.add_argument("--calibration-samples", type=int, default=10,
+                   help="networks the end-to-end correction is fitted on (0: none; default 10)")
+    k.add_argument("--samples", type=int, default=30,
+                   help="random validation networks beside MoGA-A/B/C (default 30)")
+    k.add_argument("--seed", type=int, default=0, help="seed of weights, order and calibration")
+    k.add_argument("--validation-seed", type=Range(int, 0, 2**32 - 1), default=1,
+                   help="seed of the random validation networks (default 1, as lut validate)")
+    k.add_argument("--rounds", type=positive_int, default=5,
+                   help="times every model is timed, interleaved (default 5)")
+    k.add_argument("--warmup", type=int, default=10, help="untimed runs per timing (default 10)")
+    k.add_argument("--runs", type=positive_int, default=50, help="timed runs per timing (default 50)")
+    k.add_argument("--quiet", action="store_true", help="no progress bar")
+    k.set_defaults(func=_kit)
+
+    kr = lut.add_parser("kit-run", help="time a kit on this machine's CPU with the runtime's "
+                                        "Python interpreter, writing logs as the phone tools do")
+    kr.add_argument("kit", type=Path, help="kit folder")
+    kr.add_argument("--threads", type=positive_int, default=1, help="CPU threads (default 1)")
+    kr.add_argument("--quiet", action="store_true", help="no progress bar")
+    kr.set_defaults(func=_kit_run)
+
+    im = lut.add_parser("import", help="turn a timed kit's logs into a table and its validation "
+                                       "report")
+    im.add_argument("kit", type=Path, help="kit folder with logs")
+    im.add_argument("-o", "--output", required=True, type=Path, help="table file (.json)")
+    im.add_argument("--mode", default="cpu", help="cpu, or gpu for a LiteRT kit timed on the "
+                                                  "phone's GPU (default cpu)")
+    im.add_argument("--report", type=Path,
+                    help="validation report (.json; default: TABLE.validation.json)")
+    im.add_argument("--plot", type=Path, help="write predicted-vs-measured plot here (.png)")
+    im.set_defaults(func=_import)
 
     i = lut.add_parser("index", help="rewrite the bundled tables' index.json with their sha256 "
                                      "(maintainers, after adding a table to the package)")
@@ -134,6 +177,61 @@ def _show(args: argparse.Namespace) -> int:
               f"(fitted on {len(d['correction']['calibration'])} end-to-end runs)")
     for arch in args.arch:
         print(f"{arch}: {t.predict_arch(arch):.3f} ms (raw sum {t.predict_arch(arch, False):.3f})")
+    return 0
+
+
+def _kit(args: argparse.Namespace) -> int:
+    from search_repro.latency.kit import write_kit
+
+    manifest = write_kit(args.output, args.runtime, resolution=args.resolution,
+                         calibration_samples=args.calibration_samples, samples=args.samples,
+                         seed=args.seed, validation_seed=args.validation_seed,
+                         rounds=args.rounds, warmup=args.warmup, runs=args.runs,
+                         progress=not args.quiet)
+    print(f"wrote kit {manifest['kit_id']} to {args.output}: {len(manifest['models'])} "
+          f"{args.runtime} {manifest['runtime']['version']} models, manifest.json, "
+          f"run_on_phone.sh")
+    print(f"next: {args.output}/run_on_phone.sh (phone) or moga-zoo lut kit-run {args.output} "
+          f"(this machine), then moga-zoo lut import {args.output} -o TABLE.json")
+    return 0
+
+
+def _kit_run(args: argparse.Namespace) -> int:
+    from search_repro.latency.kit import run_kit
+
+    run_kit(args.kit, threads=args.threads, progress=not args.quiet)
+    print(f"wrote logs to {args.kit / 'logs' / 'cpu'}; next: moga-zoo lut import {args.kit} "
+          f"-o TABLE.json")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from search_repro.latency import plot_validation
+    from search_repro.latency.kit import import_kit
+
+    if args.output.suffix != ".json":
+        raise UsageError(f"-o must name a .json file, got {args.output}")
+    report_path = args.report or args.output.with_suffix(".validation.json")
+    for opt, out, suffix in (("-o/--output", args.output, ".json"),
+                             ("--report", report_path, ".json"), ("--plot", args.plot, ".png")):
+        if out is not None and out.suffix != suffix:
+            raise UsageError(f"{opt} must name a {suffix} file, got {out}")
+        if out is not None:
+            check_output_file(out, opt)
+    table, report = import_kit(args.kit, args.output, mode=args.mode)
+    write_json_atomic(report_path, report, indent=1)
+    print(f"wrote {args.output}: {table!r}")
+    print(f"{report['samples']} random architectures + MoGA-A/B/C from the kit's logs")
+    print(f"  raw block sum: {_fmt_metrics(report['raw'])}")
+    if report["corrected"] is not None:
+        print(f"  corrected:     {_fmt_metrics(report['corrected'])}")
+    for row in report["architectures"][:3]:
+        pred = row.get("corrected_ms", row["raw_ms"])
+        print(f"  {row['name']}: measured {row['measured_ms']:.3f} ms, predicted {pred:.3f} ms")
+    print(f"wrote {report_path}")
+    if args.plot:
+        plot_validation(report, args.plot)
+        print(f"wrote {args.plot}")
     return 0
 
 

@@ -7,7 +7,6 @@ import json
 from moga_zoo.cli import CommandError
 from moga_zoo.cli.options import (add_dataclass_options, dataclass_from_args, non_negative_int,
                                   positive_int)
-from moga_zoo.fileio import check_output_folder
 
 COMMANDS = {"supernet": "train a weight-sharing supernet or score architectures"}
 
@@ -39,7 +38,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from search_repro.supernet.train import config_from_args, train_supernet
 
-    check_output_folder(args.out, "--out")
     train_supernet(config_from_args(args))
     return 0
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from moga_zoo import interrupts
 from moga_zoo.errors import UsageError
 from moga_zoo.fileio import write_json_atomic
 from moga_zoo.search_space import NUM_LAYERS, space_hash
@@ -20,7 +21,7 @@ from moga_zoo.search_space import NUM_LAYERS, space_hash
 from .blocks import check_resolution, fixed_parts, input_shapes, layer_parts
 from .end_to_end import calibration_architectures, fit_correction, measure_architectures
 from .measure import measure_interleaved
-from .runtimes import Runtime, get_runtime
+from .runtimes import MobileRuntime, Runtime, get_runtime
 from .schema import (FORMAT, FORMAT_VERSION, HEADER_KEYS, TableFormatError, check_table,
                      missing_parts, read_json)
 from .table import LatencyTable
@@ -67,6 +68,7 @@ def _measure_missing(table: dict[str, Any], path: Path, rt: Runtime, resolution:
         table["fixed"] = {p.key: {"input_shape": list(p.input_shape), **stats[p.key]}
                           for p in parts}
         write_json_atomic(path, table, indent=1)
+        interrupts.resumable(f"the measured parts of the table in {path}")
     for i in range(NUM_LAYERS):
         if table["layers"][i] is not None:
             continue
@@ -77,6 +79,7 @@ def _measure_missing(table: dict[str, Any], path: Path, rt: Runtime, resolution:
         table["layers"][i] = {"layer": i + 1, "input_shape": list(shapes[f"layer{i + 1}"]),
                               "choices": stats}
         write_json_atomic(path, table, indent=1)
+        interrupts.resumable(f"the measured parts of the table in {path}")
     if "correction" not in table:
         table["correction"] = None
         if calibration_samples:
@@ -92,6 +95,7 @@ def _measure_missing(table: dict[str, Any], path: Path, rt: Runtime, resolution:
                 "calibration": [{"arch": str(arch), "table_sum_ms": round(float(s), 5), **m}
                                 for arch, s, m in zip(archs, sums, measured)]}
         write_json_atomic(path, table, indent=1)
+        interrupts.resumable(f"the measured parts of the table in {path}")
 
 
 def build_table(
@@ -121,6 +125,8 @@ def build_table(
         raise UsageError("--calibration-samples must be 0 (no correction) or at least 2")
     if warmup < 0 or repeats < 1 or e2e_repeats < 1:
         raise UsageError("--warmup must be >= 0 and --repeats, --e2e-repeats >= 1")
+    if runtime in MobileRuntime.NAMES and batch != 1:
+        raise UsageError(f"--runtime {runtime} times batch 1 only (its files have a fixed shape)")
     rt = get_runtime(runtime, device, threads)
     measurement = {"clock": rt.clock, "allocator": rt.allocator, "warmup": warmup,
                    "repeats": repeats, "calibration_samples": calibration_samples,
@@ -129,6 +135,7 @@ def build_table(
     if path.exists():
         table = _resume(path, table)
     todo = missing_parts(table)
+    interrupts.resumable(f"the measured parts of the table in {path}" if path.exists() else None)
     if not todo:
         return LatencyTable(table, str(path))
     calibrate = "end-to-end correction" in todo and calibration_samples > 0

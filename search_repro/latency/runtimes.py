@@ -1,4 +1,5 @@
-"""Runtimes that turn a module into a timed call: PyTorch eager (CPU, CUDA) and onnxruntime (CPU).
+"""Runtimes that turn a module into a timed call: PyTorch eager (CPU, CUDA), onnxruntime (CPU), and
+the phone runtimes LiteRT and ExecuTorch (XNNPACK) on this CPU.
 
 A runtime's :meth:`Runtime.timer` returns a function that runs the module once on a fixed
 random input and returns the elapsed milliseconds, read from :attr:`Runtime.clock`:
@@ -22,19 +23,22 @@ import abc
 import ctypes
 import ctypes.util
 import platform
+import tempfile
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
 import torch.nn as nn
 
 from moga_zoo.errors import UsageError
-from moga_zoo.inference.export import onnx_graph
+from moga_zoo.inference import mobile
+from moga_zoo.inference.export import SUFFIX, export_model, onnx_graph
 
 from .schema import DEVICES, RUNTIMES
 
-__all__ = ["Runtime", "TorchRuntime", "OnnxRuntime", "get_runtime", "cpu_name",
-           "keep_freed_memory"]
+__all__ = ["Runtime", "TorchRuntime", "OnnxRuntime", "MobileRuntime", "LiteRtRuntime",
+           "ExecuTorchRuntime", "get_runtime", "cpu_name", "keep_freed_memory"]
 
 Timer = Callable[[], float]
 
@@ -188,6 +192,62 @@ class OnnxRuntime(Runtime):
         return run
 
 
+class MobileRuntime(Runtime):
+    """A phone runtime on this CPU. Every timed module goes through ``moga-zoo export``'s path
+    (:func:`moga_zoo.inference.export.export_model`, validated against eager) into a file in a
+    temporary folder, which the runtime's own interpreter runs with XNNPACK on ``threads``
+    threads; a timed call is one inference on a fixed input, as the runtimes' benchmark tools
+    time it. The files take batch 1 only."""
+
+    #: The phone runtimes' names (also their export formats).
+    NAMES = mobile.MOBILE_FORMATS
+
+    def __init__(self, device: str, threads: int) -> None:
+        if device != "cpu":
+            raise UsageError(f"the {self.name} runtime times on --device cpu only here; a phone's "
+                             f"GPU is timed on the phone (`moga-zoo lut kit`, docs/mobile.md)")
+        mobile.require_extra(self.name)
+        super().__init__(device, threads)
+        self._folder = tempfile.TemporaryDirectory(prefix=f"moga_zoo-{self.name}-")
+        self._files = 0
+
+    @property
+    def version(self) -> str:
+        return mobile.version_of(self.name)
+
+    def timer(self, module: nn.Module, input_shape: tuple[int, ...]) -> Timer:
+        if input_shape[0] != 1:
+            raise UsageError(f"the {self.name} runtime times batch 1 only (its files have a fixed "
+                             f"shape), got batch {input_shape[0]}")
+        self._files += 1
+        path = Path(self._folder.name) / f"part{self._files}{SUFFIX[self.name]}"
+        export_model(module, path, self.name, input_size=input_shape[1:])
+        call = mobile.invoker(self.name, str(path), self.threads)
+        now = self._now_ns
+
+        def run() -> float:
+            t0 = now()
+            call()
+            return (now() - t0) / 1e6
+        return run
+
+
+class LiteRtRuntime(MobileRuntime):
+    """LiteRT (ai-edge-litert's interpreter with its XNNPACK delegate) on .tflite exports."""
+
+    name = "litert"
+
+
+class ExecuTorchRuntime(MobileRuntime):
+    """ExecuTorch's runtime on .pte exports delegated to XNNPACK."""
+
+    name = "executorch"
+
+
+_CLASSES = {"torch": TorchRuntime, "onnxruntime": OnnxRuntime, "litert": LiteRtRuntime,
+            "executorch": ExecuTorchRuntime}
+
+
 def get_runtime(runtime: str, device: str, threads: int) -> Runtime:
     """A runtime by name; unknown names, an absent GPU or a bad thread count are clear errors."""
     if device not in DEVICES:
@@ -196,7 +256,10 @@ def get_runtime(runtime: str, device: str, threads: int) -> Runtime:
         raise UsageError(f"unknown runtime {runtime!r}; choose one of: {', '.join(RUNTIMES)}")
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise UsageError(f"--threads must be a positive integer, got {threads!r}")
+    if device == "gpu":
+        raise UsageError("--device gpu is a phone's GPU, timed on the phone: build its table with "
+                         "`moga-zoo lut kit`, then `lut import` (docs/mobile.md)")
     if device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA GPU is visible to PyTorch on this machine; "
                          "run the build on a GPU machine or use --device cpu")
-    return (TorchRuntime if runtime == "torch" else OnnxRuntime)(device, threads)
+    return _CLASSES[runtime](device, threads)

@@ -5,8 +5,9 @@ A table is one JSON object (``format_version`` 1)::
     format, format_version      "moga_zoo.latency_table", 1
     space_hash                  moga_zoo.search_space.space_hash() of the space it was built for
     resolution, batch, dtype    input side (multiple of 32), batch size, "float32"
-    device                      {"type": "cpu"|"cuda", "name": CPU model or GPU name, "threads": N}
-    runtime                     {"name": "torch"|"onnxruntime", "version": "..."}
+    device                      {"type": "cpu"|"cuda"|"gpu", "name": CPU model or GPU name, "threads": N}
+                                ("gpu": a phone's GPU, from a kit's logs)
+    runtime                     {"name": "torch"|"onnxruntime"|"litert"|"executorch", "version": "..."}
     created                     UTC date and time (ISO 8601) the build started
     measurement                 {"clock": "thread_cpu"|"wall"|"cuda_events", "allocator":
                                 "glibc_keep_freed"|"default", "warmup", "repeats",
@@ -22,12 +23,13 @@ A table is one JSON object (``format_version`` 1)::
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from moga_zoo.errors import MogaZooError
+from moga_zoo.records import RecordError
+from moga_zoo.records import read_json as _read_json
 from moga_zoo.search_space import CHOICES, NUM_LAYERS
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "FIXED_PARTS", "DEVICES", "RUNTIMES", "CLOCKS",
@@ -37,8 +39,8 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "FIXED_PARTS", "DEVICES", "RUNTIMES", "CL
 FORMAT = "moga_zoo.latency_table"
 FORMAT_VERSION = 1
 FIXED_PARTS = ("stem", "first_block", "head")
-DEVICES = ("cpu", "cuda")
-RUNTIMES = ("torch", "onnxruntime")
+DEVICES = ("cpu", "cuda", "gpu")
+RUNTIMES = ("torch", "onnxruntime", "litert", "executorch")
 CLOCKS = ("thread_cpu", "wall", "cuda_events")
 #: Fields that identify what was measured; a resumed build must agree on all of them.
 HEADER_KEYS = ("format", "format_version", "space_hash", "resolution", "batch", "dtype",
@@ -54,11 +56,9 @@ class TableFormatError(MogaZooError, ValueError):
 def read_json(path: Path) -> dict[str, Any]:
     """Parse a JSON object from ``path``; a corrupt or truncated file is a TableFormatError."""
     try:
-        data = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as e:
-        raise TableFormatError(
-            f"{path} is not valid JSON ({e.msg} at line {e.lineno}); the file is corrupt or "
-            f"truncated: rebuild it with `moga-zoo lut build`") from None
+        data = _read_json(path, "latency table", "rebuild it with `moga-zoo lut build`")
+    except RecordError as e:
+        raise TableFormatError(str(e)) from None
     if not isinstance(data, dict):
         raise TableFormatError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data

@@ -20,7 +20,7 @@ from .end_to_end import measure_architectures, random_architectures
 from .runtimes import get_runtime
 from .table import LatencyTable
 
-__all__ = ["accuracy_metrics", "validate_table", "plot_validation"]
+__all__ = ["accuracy_metrics", "validate_table", "comparison_report", "plot_validation"]
 
 
 def accuracy_metrics(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
@@ -59,6 +59,14 @@ def validate_table(
     with tqdm(total=repeats, desc="lut validate", unit="round", disable=not progress) as bar:
         stats = measure_architectures(archs, rt, table.resolution, table.batch, warmup, repeats,
                                       seed, lambda: bar.update(1))
+    return comparison_report(table, archs, labels, stats, seed=seed, warmup=warmup,
+                             repeats=repeats, notes=notes)
+
+
+def comparison_report(table: LatencyTable, archs: list, labels: list[str], stats: list[dict],
+                      *, seed: int, warmup: int, repeats: int, notes: list[str]) -> dict[str, Any]:
+    """The validation report of ``table`` against measured end-to-end ``stats`` of ``archs``
+    (``labels``: a name such as ``moga_a``, or "" for a random architecture)."""
     codes = np.array([a.encode() for a in archs])
     measured = np.array([s["median_ms"] for s in stats])
     raw = table.predict(codes, corrected=False)
@@ -67,7 +75,8 @@ def validate_table(
             for a, n, s, r in zip(archs, labels, stats, raw)]
     report: dict[str, Any] = {
         "table": table.label, "device": table.device, "runtime": table.runtime,
-        "resolution": table.resolution, "batch": table.batch, "samples": len(archs) - len(named),
+        "resolution": table.resolution, "batch": table.batch,
+        "samples": sum(1 for n in labels if not n),
         "seed": seed, "warmup": warmup, "repeats": repeats, "notes": notes,
         "raw": accuracy_metrics(raw, measured), "corrected": None, "architectures": rows,
         "measured_spread_pct": float(np.median([(s["p75_ms"] - s["p25_ms"]) / s["median_ms"] * 100

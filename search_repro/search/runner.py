@@ -1,7 +1,6 @@
 """The search loop: pymoo's NSGA-II driven generation by generation, saved after each one."""
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -13,9 +12,12 @@ from pymoo.core.population import Population
 from pymoo.core.termination import NoTermination
 from tqdm import tqdm
 
+from moga_zoo import interrupts
 from moga_zoo.errors import UsageError
 from moga_zoo.fileio import write_json_atomic
+from moga_zoo.records import RecordError, read_json
 from moga_zoo.search_space import NAMED_ARCHITECTURES, NUM_CHOICES, NUM_LAYERS, Architecture
+from search_repro.progress import listening
 
 from .config import SearchConfig
 from .defaults import check_weights
@@ -60,9 +62,20 @@ def _load_state(path: Path, config: SearchConfig) -> SearchState | None:
     return state
 
 
-#: Architectures scored per step of the reference/random-sample bar: big enough that the
-#: evaluator still shares most first-layer prefixes, small enough for the bar to move.
-EXTRAS_CHUNK = 25
+def _bar(total: int, desc: str, progress: bool, initial: int = 0) -> tqdm:
+    """A bar counting scored architectures (short postfix: fits 80-120 columns)."""
+    return tqdm(total=total, initial=initial, desc=desc, unit="arch", disable=not progress,
+                dynamic_ncols=True)
+
+
+def _scored(bar: tqdm, score: Callable[[], Any], count: int) -> Any:
+    """``score()``, moving ``bar`` once per architecture the evaluator reports as scored, and
+    by the rest of ``count`` when it is done (for scorers that report nothing)."""
+    with listening(bar.update) as heard:
+        result = score()
+    if count > heard():
+        bar.update(count - heard())
+    return result
 
 
 def _measure_extras(config: SearchConfig, scorer: Scorer, progress: bool) -> dict[str, Any]:
@@ -70,16 +83,12 @@ def _measure_extras(config: SearchConfig, scorer: Scorer, progress: bool) -> dic
     named = np.array([a.encode() for a in NAMED_ARCHITECTURES.values()], dtype=np.int64)
     rng = np.random.default_rng([config.seed, 1])
     cloud = rng.integers(0, NUM_CHOICES, size=(config.random_samples, NUM_LAYERS))
-    bar = tqdm(total=len(named) + len(cloud), desc="MoGA-A/B/C + random sample", unit="arch",
-               disable=not progress, dynamic_ncols=True)
+    bar = _bar(len(named) + len(cloud), "MoGA-A/B/C + random sample", progress)
 
     def table(codes: np.ndarray) -> dict[str, Any]:
-        parts = []
-        for start in range(0, len(codes), EXTRAS_CHUNK):
-            parts.append(scorer(codes[start:start + EXTRAS_CHUNK]))
-            bar.update(len(parts[-1]["accuracy"]))
-        m = {k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0) for k in METRICS}
-        return {"codes": codes.tolist(), **{k: v.tolist() for k, v in m.items()}}
+        m = (_scored(bar, lambda: scorer(codes), len(codes)) if len(codes) else
+             {k: np.zeros(0) for k in METRICS})
+        return {"codes": codes.tolist(), **{k: np.asarray(m[k]).tolist() for k in METRICS}}
 
     with bar:
         return {"references": {"names": list(NAMED_ARCHITECTURES), **table(named)},
@@ -118,6 +127,8 @@ def run_search(config: SearchConfig, scorer: Scorer, out_dir: "str | Path",
     _log_invocation(out_dir / "run.json", {
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "resumed_from_generation": resumed, "finished": False})
+    interrupts.resumable(f"generation {state.generation} of {config.generations} in "
+                         f"{state_path}" if state else None)
     if state is not None:
         print(f"resumed from generation {state.generation} of {config.generations} "
               f"({state_path})", file=sys.stderr, flush=True)
@@ -140,26 +151,27 @@ def run_search(config: SearchConfig, scorer: Scorer, out_dir: "str | Path",
     extras = state.extras if state else {}
     done = state.generation if state else 0
 
-    bar = tqdm(total=config.generations, initial=done, desc="search", unit="gen",
-               disable=not progress, dynamic_ncols=True)
+    bar = _bar(config.generations * config.pop_size, "search", progress,
+               initial=done * config.pop_size)
     while done < config.generations:
         problem.generation = done + 1
         offspring = algorithm.ask()
         if offspring is None or len(offspring) == 0:
             break  # the space around the population is exhausted (only in tiny test spaces)
-        algorithm.evaluator.eval(problem, offspring)
+        _scored(bar, lambda: algorithm.evaluator.eval(problem, offspring), len(offspring))
         algorithm.tell(infills=offspring)
         done += 1
         _save(state_path, config, done, algorithm, history, extras)
+        interrupts.resumable(f"generation {done} of {config.generations} in {state_path}")
         pop = algorithm.pop
         metrics = problem.measure(pop.get("X"))
         front = front_indices(problem, metrics)
-        bar.update(1)
+        if bar.n < done * config.pop_size:  # generations smaller than the population
+            bar.update(done * config.pop_size - bar.n)
         if len(front):
-            bar.set_postfix(front=len(front), evals=len(history),
-                            best_acc=f"{metrics['accuracy'][front].max():.4f}",
-                            min_ms=f"{metrics['latency_ms'][front].min():.2f}",
-                            max_params=f"{metrics['params'][front].max() / 1e6:.2f}M")
+            bar.set_postfix_str(f"gen {done}, front {len(front)}, best acc "
+                                f"{metrics['accuracy'][front].max():.4f}, min "
+                                f"{metrics['latency_ms'][front].min():.2f} ms")
     bar.close()
     search_s = time.perf_counter() - started
 
@@ -184,8 +196,8 @@ def _log_invocation(path: Path, entry: dict[str, Any], update_last: bool = False
     """Record an invocation in ``run.json``: appended when it starts (so a killed one is listed
     too), completed with its timings when it finishes."""
     try:
-        invocations = json.loads(path.read_text())["invocations"]
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        invocations = read_json(path, "run log")["invocations"]
+    except (RecordError, KeyError, TypeError):
         invocations = []
     if update_last and invocations:
         entry = {**invocations.pop(), **entry}

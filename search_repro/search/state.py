@@ -6,7 +6,6 @@ full history, so a restarted run continues bit for bit where the last saved gene
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import numpy as np
 
 from moga_zoo.errors import MogaZooError
 from moga_zoo.fileio import write_json_atomic
+from moga_zoo.records import read_json
 from moga_zoo.search_space import NUM_LAYERS
 
 from .config import SearchConfig
@@ -77,7 +77,7 @@ class SearchState:
         hint = ("the file is left untouched: restore it, or move it away to start the search "
                 "over (or use another --out folder)")
         try:
-            data = json.loads(Path(path).read_text())
+            data = read_json(path, "resume state")
             if data.get("format") != STATE_FORMAT:
                 raise ValueError(f"format {data.get('format')!r}, expected {STATE_FORMAT!r}")
             state = cls(

@@ -7,7 +7,6 @@ plain values, read back with ``weights_only=True``.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,11 @@ from safetensors.torch import load_file, save_file
 
 from moga_zoo.errors import MogaZooError
 from moga_zoo.fileio import replace_atomic, sha256_file, write_json_atomic
+from moga_zoo.records import RecordError, read_record
 from moga_zoo.search_space import ArchitectureError, check_strides, space_hash
+from moga_zoo.weights.border import loader_border
 
+from ..records import SupernetSidecar
 from .model import Supernet
 
 __all__ = ["CheckpointError", "FORMAT", "save_supernet", "load_supernet", "read_sidecar",
@@ -35,6 +37,9 @@ def _paths(path: "str | os.PathLike") -> tuple[Path, Path]:
     p = Path(path)
     if p.is_dir():
         p = p / "supernet.safetensors"
+    if p.is_file() and p.suffix not in (".safetensors", ".json"):
+        raise CheckpointError(f"{p} is not a supernet checkpoint: give the .safetensors file written "
+                              f"by `moga-zoo supernet train` (its .json sidecar beside it)")
     stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
     return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
 
@@ -59,9 +64,10 @@ def read_sidecar(path: "str | os.PathLike") -> dict[str, Any]:
         raise CheckpointError(f"no supernet sidecar {sidecar}; a supernet is a .safetensors file "
                               f"with its .json beside it, as written by `moga-zoo supernet train`")
     try:
-        meta = json.loads(sidecar.read_text())
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{sidecar} is not valid JSON ({e})") from None
+        meta = read_record(sidecar, SupernetSidecar, "supernet sidecar",
+                           "re-train the supernet or restore the file")
+    except RecordError as e:
+        raise CheckpointError(str(e)) from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{sidecar}: format {meta.get('format')!r}, expected {FORMAT!r}")
     return meta
@@ -91,7 +97,8 @@ def load_supernet(path: "str | os.PathLike") -> tuple[Supernet, dict[str, Any]]:
         raise CheckpointError(f"{sidecar.name}: the model's stride schedule "
                               f"{supernet.config['strides']} differs from the one it was "
                               f"trained with ({trained})")
-    supernet.load_state_dict(load_file(str(weights)), strict=True)
+    with loader_border(str(weights)):
+        supernet.load_state_dict(load_file(str(weights)), strict=True)
     return supernet.eval(), meta
 
 
@@ -101,4 +108,5 @@ def save_state(path: "str | os.PathLike", state: dict[str, Any]) -> None:
 
 
 def load_state(path: "str | os.PathLike") -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=True)
+    with loader_border(str(path)):
+        return torch.load(path, map_location="cpu", weights_only=True)

@@ -8,9 +8,14 @@ and its activations are handed to all architectures that share it. The first sea
 has only 12 choices and is the most expensive (it runs on the largest maps), so its outputs are
 kept from call to call when all 12 fit in ``first_layer_cache_bytes``. Results are cached by
 architecture, so a repeated request costs nothing.
+
+Evaluation runs each calibrated block with its BatchNorms folded into the preceding convolutions
+(:func:`fold_batchnorm`: the same function, one pass fewer over the maps) on chunks of
+``eval_batch_size`` images small enough to stay in the CPU's caches.
 """
 from __future__ import annotations
 
+import copy
 import os
 import time
 from dataclasses import asdict, dataclass, replace
@@ -25,11 +30,13 @@ from moga_zoo.errors import MissingFileError, UsageError
 from moga_zoo.search_space import (NUM_CHOICES, NUM_LAYERS, Architecture, check_codes,
                                    space_hash)
 
+from search_repro.progress import advance
+
 from .checkpoint import load_supernet
 from .model import Supernet
 
 __all__ = ["EvaluatorSettings", "SupernetEvaluator", "load_bundled_evaluator",
-           "load_checkpoint_data", "BUNDLED_CHECKPOINT"]
+           "load_checkpoint_data", "fold_batchnorm", "BUNDLED_CHECKPOINT"]
 
 BUNDLED_CHECKPOINT = os.path.join(os.path.dirname(__file__), "artifacts",
                                   "supernet_fmnist.safetensors")
@@ -47,7 +54,7 @@ class EvaluatorSettings:
     calib_batches: int = 4        # BN recalibration: train-mode batches of training images
     calib_batch_size: int = 128
     calib_seed: int = 0           # which training images calibrate
-    eval_batch_size: int = 1000
+    eval_batch_size: int = 250    # images per forward pass (speed only: small chunks stay in cache)
 
 
 Codes = tuple[int, ...]
@@ -55,6 +62,46 @@ Codes = tuple[int, ...]
 
 def _bn_modules(module: nn.Module) -> list[_BatchNorm]:
     return [m for m in module.modules() if isinstance(m, _BatchNorm)]
+
+
+class _Folded:
+    """A copy of a block in which each BatchNorm that directly follows a ``Conv2d`` (the next
+    child of the same parent, as in timm's blocks) is folded into that convolution's weight and
+    bias; the BatchNorm's own activation (timm's ``BatchNormAct2d``) stays in its place. Built
+    once; :meth:`refresh` recomputes the folded weights from the block's current statistics."""
+
+    def __init__(self, block: nn.Module) -> None:
+        self.module = copy.deepcopy(block).eval()
+        self.pairs: list[tuple[nn.Conv2d, nn.BatchNorm2d, nn.Conv2d]] = []
+        for source, parent in zip(list(block.modules()), list(self.module.modules())):
+            names = list(parent._modules)
+            for conv_name, bn_name in zip(names, names[1:]):
+                conv, bn = parent._modules[conv_name], parent._modules[bn_name]
+                if type(conv) is nn.Conv2d and isinstance(bn, nn.BatchNorm2d) \
+                        and bn.running_mean is not None:
+                    if conv.bias is None:
+                        conv.bias = nn.Parameter(torch.zeros(conv.out_channels))
+                    self.pairs.append((source._modules[conv_name], source._modules[bn_name],
+                                       conv))
+                    setattr(parent, bn_name, nn.Sequential(getattr(bn, "drop", nn.Identity()),
+                                                           getattr(bn, "act", nn.Identity())))
+        self.refresh()
+
+    @torch.no_grad()
+    def refresh(self) -> nn.Module:
+        for conv, bn, folded in self.pairs:
+            scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+            folded.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
+            shift = -bn.running_mean if conv.bias is None else conv.bias - bn.running_mean
+            folded.bias.copy_(shift * scale + bn.bias)
+        return self.module
+
+
+def fold_batchnorm(module: nn.Module) -> nn.Module:
+    """An eval-mode copy of ``module`` with each BatchNorm that directly follows a ``Conv2d`` (the
+    next child of the same parent, as in timm's blocks) folded into that convolution's weight
+    and bias; the BatchNorm's own activation (timm's ``BatchNormAct2d``) stays in its place."""
+    return _Folded(module).module
 
 
 @torch.no_grad()
@@ -79,13 +126,14 @@ class SupernetEvaluator:
 
     The supernet passed in is put in eval mode and, with ``channels_last``, in that memory
     format, in place. ``first_layer_cache_bytes`` bounds the memory kept for the first layer's
-    outputs (0: keep none); it changes speed, never results.
+    outputs (0: keep none); it changes speed, never results. ``fold_bn`` False evaluates the
+    calibrated blocks unfolded (float32 rounding differs; the benchmarks' baseline).
     """
 
     def __init__(self, supernet: Supernet, calib_images: torch.Tensor, val_images: torch.Tensor,
                  val_labels: torch.Tensor, settings: EvaluatorSettings = EvaluatorSettings(),
                  source: dict | None = None, channels_last: bool = True,
-                 first_layer_cache_bytes: int = 2 << 30) -> None:
+                 first_layer_cache_bytes: int = 2 << 30, fold_bn: bool = True) -> None:
         if settings.val_size is None:
             settings = replace(settings, val_size=len(val_images))
         if len(calib_images) < settings.calib_batches * settings.calib_batch_size:
@@ -93,6 +141,8 @@ class SupernetEvaluator:
                              f"calibration images, got {len(calib_images)}")
         # channels_last: faster depthwise convolutions on CPU (benchmarks/supernet_step.py)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
+        self._fmt, self._fold_bn = fmt, fold_bn
+        self._twins: dict[int, tuple[_Folded, nn.Module]] = {}  # by id(); keeps the module
         self.supernet = supernet.eval().to(memory_format=fmt)
         self.settings = settings
         self.source = dict(source or {})
@@ -106,45 +156,38 @@ class SupernetEvaluator:
         self.requested = 0      # architectures asked for (with repeats)
         self.computed = 0       # architectures actually scored
         self.seconds = 0.0      # time spent scoring
-        with torch.no_grad():   # the stem is the same for every path: calibrate it once
-            self._stem_calib = _calibrate(self.supernet.stem_modules(), self._calib,
-                                          self.supernet.stem)
-            self._stem_val = self._eval_chunks(self.supernet.stem, self._val)
+        with torch.inference_mode():  # the stem is the same for every path: calibrate it once
+            stem = self.supernet.stem_modules()
+            self._stem_calib = _calibrate(stem, self._calib, self.supernet.stem)
+            self._stem_val = self._eval_chunks(self._folded(nn.Sequential(*stem)), self._val)
 
     # --- construction ------------------------------------------------------------------------
     @classmethod
     def from_checkpoint(cls, path: "str | os.PathLike", data_root: "str | None" = None,
-                        channels_last: bool = True, data=None, **settings
-                        ) -> "SupernetEvaluator":
+                        channels_last: bool = True, data=None, fold_bn: bool = True,
+                        **settings) -> "SupernetEvaluator":
         """Evaluator for a trained supernet file on the data it was trained on.
 
         ``data_root`` None uses the Fashion-MNIST files; ``data`` (what
         :func:`search_repro.data.load_splits` returned for this checkpoint's training settings)
-        saves loading them again; keyword arguments override :class:`EvaluatorSettings` fields.
+        saves loading them again, and without it the rendered images come from the uint8 cache
+        (:mod:`search_repro.supernet.images`); keyword arguments override
+        :class:`EvaluatorSettings` fields.
         """
+        from .images import scoring_images
+
         supernet, meta = load_supernet(path)
         cfg = EvaluatorSettings(**settings)
-        if data is None:
-            data = load_checkpoint_data(meta, data_root)
-        if data.num_classes != supernet.config["num_classes"] or \
-                data.in_chans != supernet.config["in_chans"]:
+        n_calib = cfg.calib_batches * cfg.calib_batch_size
+        images = scoring_images(meta, data_root, cfg.calib_seed, n_calib, data, cfg.val_size)
+        if images.num_classes != supernet.config["num_classes"] or \
+                images.in_chans != supernet.config["in_chans"]:
             raise UsageError(f"{path} was trained for {supernet.config['num_classes']} classes, "
                              f"{supernet.config['in_chans']} channels; the data at "
-                             f"{data.source} has {data.num_classes} and {data.in_chans}")
-        if cfg.val_size is None:
-            cfg = replace(cfg, val_size=len(data.search_val))
-        if cfg.val_size > len(data.search_val):
-            raise UsageError(f"val_size {cfg.val_size} exceeds the search-validation split "
-                             f"({len(data.search_val)} images)")
-        n_calib = cfg.calib_batches * cfg.calib_batch_size
-        calib_idx = np.random.default_rng(cfg.calib_seed).choice(len(data.train), n_calib,
-                                                                 replace=False)
-        calib = torch.stack([data.train[int(i)][0] for i in calib_idx])
-        val = [data.search_val[i] for i in range(cfg.val_size)]
-        return cls(supernet, calib, torch.stack([v[0] for v in val]),
-                   torch.tensor([v[1] for v in val]), cfg,
+                             f"{images.source} has {images.num_classes} and {images.in_chans}")
+        return cls(supernet, images.calib, images.val, images.labels, cfg,
                    source={"checkpoint": os.path.abspath(path), "sha256": meta["sha256"],
-                           "data": data.source}, channels_last=channels_last)
+                           "data": images.source}, channels_last=channels_last, fold_bn=fold_bn)
 
     # --- public API --------------------------------------------------------------------------
     @property
@@ -191,9 +234,22 @@ class SupernetEvaluator:
     def _eval_chunks(self, fn, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([fn(chunk) for chunk in x.split(self.settings.eval_batch_size)])
 
-    @torch.no_grad()
+    def _folded(self, module: nn.Module) -> nn.Module:
+        """``module`` with its BatchNorms folded (at their current statistics), unless
+        ``fold_bn`` is off; the folded copy of each module is built once and refreshed."""
+        if not self._fold_bn:
+            return module
+        twin = self._twins.get(id(module))
+        if twin is None:
+            twin = self._twins[id(module)] = (_Folded(module), module)
+            twin[0].module.to(memory_format=self._fmt)
+            return twin[0].module
+        return twin[0].refresh()
+
+    @torch.inference_mode()
     def prefix_logits(self, archs: Iterable[Codes]) -> dict[Codes, torch.Tensor]:
-        """Logits of each architecture, sharing the work of common prefixes."""
+        """Logits of each architecture, sharing the work of common prefixes (each finished
+        architecture is reported to :func:`search_repro.progress.advance`)."""
         out: dict[Codes, torch.Tensor] = {}
         self._descend(0, sorted(set(archs)), self._stem_calib, self._stem_val, out)
         return out
@@ -206,9 +262,11 @@ class SupernetEvaluator:
         net = self.supernet
         if depth == NUM_LAYERS:
             _calibrate(net.last_block, calib)
-            logits = self._eval_chunks(net.head, val)
+            last = self._folded(net.last_block)
+            logits = self._eval_chunks(lambda x: net.head(x, last), val)
             for a in archs:
                 out[a] = logits
+            advance(len(archs))
             return
         groups: dict[int, list[Codes]] = {}
         for a in archs:
@@ -219,7 +277,7 @@ class SupernetEvaluator:
             else:
                 block = net.layers[depth][code]
                 next_calib = _calibrate(block, calib)
-                next_val = self._eval_chunks(block, val)
+                next_val = self._eval_chunks(self._folded(block), val)
             self._descend(depth + 1, group, next_calib, next_val, out)
 
     def _first_layer_outputs(self, code: int) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -228,7 +286,8 @@ class SupernetEvaluator:
         if code in self._first_layer:
             return self._first_layer[code]
         block = self.supernet.layers[0][code]
-        outputs = (_calibrate(block, self._stem_calib), self._eval_chunks(block, self._stem_val))
+        calib = _calibrate(block, self._stem_calib)
+        outputs = (calib, self._eval_chunks(self._folded(block), self._stem_val))
         size = sum(t.numel() * t.element_size() for t in (*outputs[0], outputs[1]))
         if size * NUM_CHOICES <= self.first_layer_cache_bytes:
             self._first_layer[code] = outputs

@@ -68,9 +68,11 @@ class Supernet(nn.Module):
         """Parameters every path uses (stem, first block, head)."""
         return [p for name, p in self.named_parameters() if not name.startswith("layers.")]
 
-    def head(self, x: torch.Tensor) -> torch.Tensor:
-        """The 960 conv block, pooling, 1280 conv, dropout and classifier."""
-        x = self.flatten(self.act2(self.conv_head(self.global_pool(self.last_block(x)))))
+    def head(self, x: torch.Tensor, last_block: "nn.Module | None" = None) -> torch.Tensor:
+        """The 960 conv block (``last_block``: a stand-in for it, such as a copy with its
+        BatchNorm folded), pooling, 1280 conv, dropout and classifier."""
+        x = (self.last_block if last_block is None else last_block)(x)
+        x = self.flatten(self.act2(self.conv_head(self.global_pool(x))))
         if self.drop_rate > 0.0:
             x = F.dropout(x, p=self.drop_rate, training=self.training)
         return self.classifier(x)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -20,18 +21,20 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import Sampler
 from tqdm import tqdm
 
-from moga_zoo.cli.options import (add_dataclass_options, dataclass_from_args, non_negative_int,
-                                  positive_int)
-from moga_zoo.errors import MogaZooError, UsageError
+from moga_zoo.cli.options import (Parser, add_dataclass_options, checked, dataclass_from_args,
+                                  non_negative_int, output_folder, positive_int)
+from moga_zoo import interrupts
+from moga_zoo.errors import UsageError, run_reporting
 from moga_zoo.fileio import write_text_atomic
 from moga_zoo.search_space import check_strides, space_hash
-from search_repro.data import load_splits
+from search_repro.data import load_splits, task_option
 
 from .checkpoint import load_state, save_state, save_supernet
 from .fairness import coupling_at, fair_paths, fair_step
+from .images import train_batches
 from .model import Supernet
 
 __all__ = ["TrainConfig", "StepBatchSampler", "make_optimizer", "make_schedule", "train_supernet",
@@ -174,6 +177,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> Pat
             kept = [line for line in log_path.read_text().splitlines()
                     if line.strip() and json.loads(line)["step"] <= start]
             write_text_atomic(log_path, "".join(line + "\n" for line in kept))
+    interrupts.resumable(f"step {start} of {cfg.steps} in {state_path}" if start else None)
     model: nn.Module = supernet
     if world > 1:
         model = DistributedDataParallel(supernet, find_unused_parameters=True,
@@ -181,7 +185,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> Pat
     model.train()
     sampler = StepBatchSampler(len(data.train), cfg.batch_size, cfg.steps, cfg.seed, start,
                                rank, world)
-    loader = DataLoader(data.train, batch_sampler=sampler, num_workers=cfg.workers)
+    loader = train_batches(data.train, sampler, cfg.workers)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
@@ -212,6 +216,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> Pat
                                         "optimizer": optimizer.state_dict(),
                                         "schedule": schedule.state_dict(), "step": step,
                                         "config": _resumable(cfg), "space_hash": space_hash()})
+                interrupts.resumable(f"step {step} of {cfg.steps} in {state_path}")
             if out_of_time and step < cfg.steps:
                 break
     bar.close()
@@ -251,9 +256,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    "2,1,2,1,1,2,1,1,1,1,1,2,1,1)",
         "channels_last": "channels_last memory format (benchmarks/supernet_step.py measures the "
                          "speed-up)",
-    }, parsers={"strides": _strides, "steps": positive_int, "batch_size": positive_int,
-                "save_every": positive_int, "threads": non_negative_int,
-                "workers": non_negative_int, "coupled_warmup_steps": non_negative_int})
+    }, parsers={"strides": checked(_strides), "task": checked(task_option), "out": output_folder(),
+                "steps": positive_int, "batch_size": positive_int, "save_every": positive_int,
+                "threads": non_negative_int, "workers": non_negative_int,
+                "coupled_warmup_steps": non_negative_int})
 
 
 def _strides(text: str) -> tuple[int, ...]:
@@ -268,15 +274,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m search_repro.supernet.train",
-                                     description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m search_repro.supernet.train", description=__doc__.splitlines()[0])
     add_train_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        train_supernet(config_from_args(args))
-    except MogaZooError as e:
-        parser.exit(2, f"error: {e}\n")
-    return 0
+    return run_reporting(parser.prog, lambda: train_supernet(config_from_args(args)) and 0,
+                         ["python", "-m", "search_repro.supernet.train",
+                          *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

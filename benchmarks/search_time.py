@@ -1,0 +1,138 @@
+"""Wall time of ``moga-zoo search --threads 1``: today's evaluator vs the previous one, same run.
+
+    python benchmarks/search_time.py                        # full default budget, 2 runs each
+    python benchmarks/search_time.py --generations 2 --random-samples 10 --repeats 1  # minutes
+
+Each run is a fresh process into a new folder, so the time includes start-up, loading the
+supernet and its images, the search, MoGA-A/B/C, the random sample and writing the results, as a
+user sees it (wall time; the CPU time beside it is what a quiet machine's wall time would be,
+as the search uses one thread). "new" is ``python -m search_repro.reproduce --threads 1
+--no-progress`` itself.
+"previous" is the same command with the evaluator as it was before issue 22: BatchNorms not
+folded, 1,000 images per forward pass, the proxy's images rendered at every start (no uint8
+cache; the first "new" run of a fresh cache renders them once too). The two alternate (A B A B).
+The script then compares the final fronts of the first pair: the same architectures, or else the
+hypervolume of each front (objectives as the search minimises them: -accuracy, latency, -params;
+normalised by the range of both runs' whole histories; reference point 1.1 in each).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_line  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+VARIANTS = ("previous", "new")
+
+
+def _previous_evaluator(**settings):
+    """The bundled evaluator as before issue 22 (for the child process of the baseline)."""
+    from search_repro.supernet.checkpoint import read_sidecar
+    from search_repro.supernet.evaluator import (BUNDLED_CHECKPOINT, SupernetEvaluator,
+                                                 load_checkpoint_data)
+
+    data = load_checkpoint_data(read_sidecar(BUNDLED_CHECKPOINT))  # rendered at every start
+    return SupernetEvaluator.from_checkpoint(BUNDLED_CHECKPOINT, data=data, fold_bn=False,
+                                             **{"eval_batch_size": 1000, **settings})
+
+
+def child_previous(argv: list[str]) -> int:
+    """Run the search command with the previous evaluator in this process."""
+    import search_repro.supernet as supernet
+    from search_repro import reproduce
+
+    supernet.load_bundled_evaluator = _previous_evaluator
+    return reproduce.main(argv)
+
+
+def time_search(variant: str, out: Path, extra: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system) of one search in a fresh process."""
+    args = ["--out", str(out), "--no-progress", "--threads", "1", *extra]
+    cmd = ([sys.executable, "-m", "search_repro.reproduce", *args] if variant == "new" else
+           [sys.executable, __file__, "--child-previous", *args])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _front(folder: Path) -> tuple[set[str], np.ndarray, np.ndarray]:
+    front = json.loads((folder / "front.json").read_text())
+    members = front["front"] if isinstance(front, dict) and "front" in front else front
+    archs = {m["arch"] for m in members}
+    f = np.array([[-m["accuracy"], m["latency_ms"], -m["params"]] for m in members])
+    hist = np.genfromtxt(folder / "history.csv", delimiter=",", names=True, dtype=None,
+                         encoding="utf-8")
+    h = np.column_stack([-hist["accuracy"], hist["latency_ms"], -hist["params"]])
+    return archs, f, h
+
+
+def compare_fronts(a: Path, b: Path) -> dict:
+    """Same front members? Otherwise each front's hypervolume on a common normalisation."""
+    from pymoo.indicators.hv import HV
+
+    (arch_a, fa, ha), (arch_b, fb, hb) = _front(a), _front(b)
+    both = np.concatenate([ha, hb])
+    lo, span = both.min(0), np.ptp(both, axis=0)
+    hv = HV(ref_point=np.full(3, 1.1))
+    va, vb = float(hv((fa - lo) / span)), float(hv((fb - lo) / span))
+    return {"same_front": arch_a == arch_b, "members": [len(arch_a), len(arch_b)],
+            "common_members": len(arch_a & arch_b), "hypervolume": [va, vb],
+            "hypervolume_change_pct": 100 * (vb - va) / va}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child-previous"]:
+        return child_previous(argv[1:])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--repeats", type=int, default=2, help="runs per variant")
+    p.add_argument("--generations", type=int, help="shorter search (default: the budget's)")
+    p.add_argument("--random-samples", type=int, help="smaller random sample")
+    p.add_argument("--keep", metavar="DIR", help="keep the results folders here")
+    a = p.parse_args(argv)
+    extra = []
+    if a.generations is not None:
+        extra += ["--generations", str(a.generations)]
+    if a.random_samples is not None:
+        extra += ["--random-samples", str(a.random_samples)]
+    print(machine_line())
+    print(f"command: moga-zoo search --threads 1 {' '.join(extra)}".rstrip())
+    times: dict[str, list[tuple[float, float]]] = {v: [] for v in VARIANTS}
+    with tempfile.TemporaryDirectory(prefix="search-time-") as tmp:
+        root = Path(a.keep) if a.keep else Path(tmp)
+        for r in range(a.repeats):
+            for variant in VARIANTS:  # interleaved: A B A B
+                times[variant].append(time_search(variant, root / f"{variant}{r}", extra))
+                wall, cpu = times[variant][-1]
+                print(f"  {variant} run {r + 1}: {wall:.0f} s wall, {cpu:.0f} s CPU", flush=True)
+        fronts = compare_fronts(root / "previous0", root / "new0")
+    print("\n| evaluator | wall (s) | median wall (s) | CPU (s) | median CPU (s) |")
+    print("|---|---|---|---|---|")
+    for v in VARIANTS:
+        wall, cpu = ([t[i] for t in times[v]] for i in (0, 1))
+        print(f"| {v} | {', '.join(f'{s:.0f}' for s in wall)} | {statistics.median(wall):.0f} "
+              f"| {', '.join(f'{s:.0f}' for s in cpu)} | {statistics.median(cpu):.0f} |")
+    for i, what in enumerate(("wall", "CPU")):
+        ratio = (statistics.median(t[i] for t in times["previous"]) /
+                 statistics.median(t[i] for t in times["new"]))
+        print(f"speed-up, median {what} time (previous / new): {ratio:.2f}x")
+    print(f"fronts: {json.dumps(fronts)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

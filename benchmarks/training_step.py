@@ -1,0 +1,184 @@
+"""Training steps per second on one thread: today's eager step against each candidate speed-up.
+
+    python benchmarks/training_step.py --steps 3 --repeats 2        # a few minutes
+    python benchmarks/training_step.py                               # 8 steps x 3 repeats
+    python benchmarks/training_step.py --compile       # + torch.compile (minutes of warm-up)
+
+Two workloads at the proxy's reference recipe (64 px turned canvas shapes, width 0.25, the
+proxy's strides, SGD nesterov): a stand-alone step of MoGA-A at batch 128 (search_repro/
+standalone.py) and a strict-fairness supernet step (12 paths) at batch 256
+(search_repro/supernet/train.py). Variants, each against the baseline in the same run,
+alternating (A B A B ...):
+
+* ``baseline``: today's default (eager, channels_last, float32, a DataLoader over per-image
+  items);
+* ``batched data``: the baseline with the batch cut from the uint8 images in one go (the same
+  numbers);
+* ``contiguous``: the NCHW memory format;
+* ``bf16 autocast``: forward passes under CPU bf16 autocast, only where /proc/cpuinfo lists
+  avx512_bf16 or amx_bf16;
+* ``torch.compile`` (``--compile``, stand-alone only: a supernet path changes every step):
+  inductor's C++ backend, with its warm-up reported separately.
+
+Also prints oneDNN's implementation of the costliest backward kernel (the depthwise weight
+gradient) when ``--onednn`` is given. Times are medians of ``--repeats`` timed blocks of
+``--steps`` steps after one warm-up block.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_line  # noqa: E402
+
+import moga_zoo  # noqa: E402
+from search_repro.data import _ImageTensor  # noqa: E402  (the datasets' class: the real data path)
+from search_repro.proxy import CANVAS_PROXY  # noqa: E402
+from search_repro.supernet.fairness import fair_paths, fair_step  # noqa: E402
+from search_repro.supernet.model import Supernet  # noqa: E402
+from search_repro.supernet.train import StepBatchSampler, TrainConfig, make_optimizer  # noqa: E402
+from moga_zoo.search_space import MOGA_A  # noqa: E402
+
+
+def native_bf16() -> bool:
+    """Whether this CPU has bf16 arithmetic (AVX-512 BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _data(n: int = 4096) -> _ImageTensor:
+    g = torch.Generator().manual_seed(0)
+    return _ImageTensor(torch.randint(0, 256, (n, 64, 64), dtype=torch.uint8, generator=g),
+                        torch.randint(0, 10, (n,), generator=g), 64, mean=0.2, std=0.3)
+
+
+def _batches(data: _ImageTensor, batch: int, steps: int, batched: bool, fmt):
+    sampler = StepBatchSampler(len(data), batch, steps, 0)
+    if not batched:
+        for x, y in DataLoader(data, batch_sampler=sampler):
+            yield x.contiguous(memory_format=fmt), y
+        return
+    for idx in sampler:
+        i = torch.tensor(idx)
+        x = (data.images[i].float().div_(255.0)[:, None] - data.mean) / data.std
+        yield x.contiguous(memory_format=fmt), data.labels[i]
+
+
+def standalone(variant: str, steps: int, batch: int, data: _ImageTensor) -> tuple[float, float]:
+    """(seconds of the first block, steps/s of the next ``steps``) of one variant."""
+    fmt = torch.contiguous_format if variant == "contiguous" else torch.channels_last
+    torch.manual_seed(0)
+    model = moga_zoo.create(arch=MOGA_A, num_classes=10, in_chans=1,
+                            **CANVAS_PROXY.model_kwargs()).to(memory_format=fmt).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=4e-5,
+                          nesterov=True)
+    fwd = torch.compile(model) if variant == "torch.compile" else model
+    autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if variant == "bf16 autocast"
+                else contextlib.nullcontext())
+    times = []
+    for x, y in _batches(data, batch, steps + 1, variant == "batched data", fmt):
+        tic = time.perf_counter()
+        with autocast:
+            loss = F.cross_entropy(fwd(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - tic)
+    return times[0], steps / sum(times[1:])
+
+
+def supernet(variant: str, steps: int, batch: int, data: _ImageTensor) -> tuple[float, float]:
+    fmt = torch.contiguous_format if variant == "contiguous" else torch.channels_last
+    torch.manual_seed(0)
+    net = Supernet(num_classes=10, in_chans=1, channel_multiplier=0.25,
+                   strides=CANVAS_PROXY.strides).to(memory_format=fmt).train()
+    opt = make_optimizer(net, TrainConfig(out=""))
+    rng = np.random.default_rng(0)
+    times = []
+    autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if variant == "bf16 autocast"
+                else contextlib.nullcontext())
+    for x, y in _batches(data, batch, steps + 1, variant == "batched data", fmt):
+        tic = time.perf_counter()
+        with autocast:
+            fair_step(net, x, y, opt, fair_paths(rng))
+        times.append(time.perf_counter() - tic)
+    return times[0], steps / sum(times[1:])
+
+
+def onednn_report() -> None:
+    """Which oneDNN kernel computes a depthwise weight gradient in channels_last (verbose log)."""
+    import subprocess
+
+    code = ("import torch,torch.nn.functional as F\n"
+            "x=torch.randn(128,144,4,4).contiguous(memory_format=torch.channels_last)\n"
+            "w=torch.randn(144,1,7,7).contiguous(memory_format=torch.channels_last)\n"
+            "g=torch.randn(128,144,4,4).contiguous(memory_format=torch.channels_last)\n"
+            "for _ in range(2):\n"
+            "    F.conv2d(x,w,padding=3,groups=144)\n"
+            "    torch.ops.aten.convolution_backward(g,x,w,None,[1,1],[3,3],[1,1],False,[0,0],"
+            "144,[False,True,False])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"ONEDNN_VERBOSE": "1", "OMP_NUM_THREADS": "1"}).stdout
+    seen = {}
+    for line in out.splitlines():  # the second (warm) call of each
+        parts = line.split(",")
+        if len(parts) > 8 and parts[5] == "convolution" and parts[7] in ("forward_training",
+                                                                          "backward_weights"):
+            weights = next((t for t in parts[8].split() if t.startswith("wei:")), "?")
+            seen[parts[7]] = f"{parts[6]} ({weights}) {float(parts[-1]):.1f} ms"
+    print("oneDNN, depthwise 7x7 on 128 x 144 x 4 x 4, channels_last: "
+          + "; ".join(f"{k}: {v}" for k, v in seen.items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=8, help="timed steps per block")
+    p.add_argument("--repeats", type=int, default=3, help="timed blocks per variant")
+    p.add_argument("--compile", action="store_true", help="also torch.compile (stand-alone)")
+    p.add_argument("--onednn", action="store_true", help="name oneDNN's depthwise kernel")
+    p.add_argument("--workloads", default="standalone,supernet")
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    print(machine_line())
+    print(f"native bf16 on this CPU: {native_bf16()}")
+    if a.onednn:
+        onednn_report()
+    data = _data()
+    variants = ["baseline", "batched data", "contiguous"] + (["bf16 autocast"] if native_bf16()
+                                                             else [])
+    workloads = {"standalone": (standalone, 128), "supernet": (supernet, 256)}
+    print("\n| workload | variant | steps/s (median) | vs baseline | first block (s) |")
+    print("|---|---|---|---|---|")
+    for name in a.workloads.split(","):
+        fn, batch = workloads[name]
+        names = variants + (["torch.compile"] if a.compile and name == "standalone" else [])
+        rates: dict[str, list[float]] = {v: [] for v in names}
+        first: dict[str, float] = {}
+        for _ in range(a.repeats):
+            for v in names:  # A B A B
+                warm, rate = fn(v, a.steps, batch, data)
+                rates[v].append(rate)
+                first.setdefault(v, warm)
+        base = statistics.median(rates["baseline"])
+        for v in names:
+            m = statistics.median(rates[v])
+            print(f"| {name} (batch {batch}) | {v} | {m:.3f} | {m / base:.2f}x | "
+                  f"{first[v]:.1f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
