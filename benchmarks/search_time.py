@@ -10,8 +10,12 @@ as the search uses one thread). "new" is ``python -m search_repro.reproduce --th
 --no-progress`` itself.
 "previous" is the same command with the evaluator as it was before issue 22: BatchNorms not
 folded, 1,000 images per forward pass, the proxy's images rendered at every start (no uint8
-cache; the first "new" run of a fresh cache renders them once too). The two alternate (A B A B).
-The script then compares the final fronts of the first pair: the same architectures, or else the
+cache; the first "new" run of a fresh cache renders them once too). "new" runs with
+``--processes 1``; "new-2proc" with ``--processes 2`` (one thread per process: the candidates of
+each generation split between two processes), what ``moga-zoo search`` picks by itself when two
+cores are idle. The variants
+alternate (A B C A B C). The script then compares the final fronts of the first "previous" run
+and of each other variant's first run: the same architectures, or else the
 hypervolume of each front (objectives as the search minimises them: -accuracy, latency, -params;
 normalised by the range of both runs' whole histories; reference point 1.1 in each).
 """
@@ -33,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_line  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-VARIANTS = ("previous", "new")
+VARIANTS = ("previous", "new", "new-2proc")
 
 
 def _previous_evaluator(**settings):
@@ -49,18 +53,19 @@ def _previous_evaluator(**settings):
 
 def child_previous(argv: list[str]) -> int:
     """Run the search command with the previous evaluator in this process."""
-    import search_repro.supernet as supernet
+    import search_repro.supernet.evaluator as evaluator
     from search_repro import reproduce
 
-    supernet.load_bundled_evaluator = _previous_evaluator
+    evaluator.load_bundled_evaluator = _previous_evaluator
     return reproduce.main(argv)
 
 
 def time_search(variant: str, out: Path, extra: list[str]) -> tuple[float, float]:
     """Wall and CPU seconds (user + system) of one search in a fresh process."""
     args = ["--out", str(out), "--no-progress", "--threads", "1", *extra]
-    cmd = ([sys.executable, "-m", "search_repro.reproduce", *args] if variant == "new" else
-           [sys.executable, __file__, "--child-previous", *args])
+    args += ["--processes", "2" if variant == "new-2proc" else "1"]
+    cmd = ([sys.executable, __file__, "--child-previous", *args] if variant == "previous" else
+           [sys.executable, "-m", "search_repro.reproduce", *args])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
@@ -103,7 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--generations", type=int, help="shorter search (default: the budget's)")
     p.add_argument("--random-samples", type=int, help="smaller random sample")
     p.add_argument("--keep", metavar="DIR", help="keep the results folders here")
+    p.add_argument("--variants", default=",".join(VARIANTS),
+                   help="comma-separated, from %(default)s; the first is the baseline")
     a = p.parse_args(argv)
+    variants = a.variants.split(",")
+    if len(variants) < 2 or not set(variants) <= set(VARIANTS):
+        p.error(f"--variants: two or more of {', '.join(VARIANTS)}")
     extra = []
     if a.generations is not None:
         extra += ["--generations", str(a.generations)]
@@ -111,26 +121,28 @@ def main(argv: list[str] | None = None) -> int:
         extra += ["--random-samples", str(a.random_samples)]
     print(machine_line())
     print(f"command: moga-zoo search --threads 1 {' '.join(extra)}".rstrip())
-    times: dict[str, list[tuple[float, float]]] = {v: [] for v in VARIANTS}
+    times: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
     with tempfile.TemporaryDirectory(prefix="search-time-") as tmp:
         root = Path(a.keep) if a.keep else Path(tmp)
         for r in range(a.repeats):
-            for variant in VARIANTS:  # interleaved: A B A B
+            for variant in variants:  # interleaved: A B A B
                 times[variant].append(time_search(variant, root / f"{variant}{r}", extra))
                 wall, cpu = times[variant][-1]
                 print(f"  {variant} run {r + 1}: {wall:.0f} s wall, {cpu:.0f} s CPU", flush=True)
-        fronts = compare_fronts(root / "previous0", root / "new0")
-    print("\n| evaluator | wall (s) | median wall (s) | CPU (s) | median CPU (s) |")
+        base = variants[0]
+        fronts = {v: compare_fronts(root / f"{base}0", root / f"{v}0") for v in variants[1:]}
+    print("\n| variant | wall (s) | median wall (s) | CPU (s) | median CPU (s) |")
     print("|---|---|---|---|---|")
-    for v in VARIANTS:
+    for v in variants:
         wall, cpu = ([t[i] for t in times[v]] for i in (0, 1))
         print(f"| {v} | {', '.join(f'{s:.0f}' for s in wall)} | {statistics.median(wall):.0f} "
               f"| {', '.join(f'{s:.0f}' for s in cpu)} | {statistics.median(cpu):.0f} |")
-    for i, what in enumerate(("wall", "CPU")):
-        ratio = (statistics.median(t[i] for t in times["previous"]) /
-                 statistics.median(t[i] for t in times["new"]))
-        print(f"speed-up, median {what} time (previous / new): {ratio:.2f}x")
-    print(f"fronts: {json.dumps(fronts)}")
+    for v in variants[1:]:
+        for i, what in enumerate(("wall", "CPU")):
+            ratio = (statistics.median(t[i] for t in times[base]) /
+                     statistics.median(t[i] for t in times[v]))
+            print(f"speed-up, median {what} time ({base} / {v}): {ratio:.2f}x")
+        print(f"fronts, {base} vs {v}: {json.dumps(fronts[v])}")
     return 0
 
 

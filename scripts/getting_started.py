@@ -105,7 +105,7 @@ print(f"custom architecture:    {count_params(custom):,} parameters")""")
 and the bundled CPU latency table (budget `default`: {full['pop_size']} architectures x {full['generations']} generations and a
 random sample of {full['random_samples']}; see [Search](search.md) for its measured time). This page uses the
 `smoke` budget ({smoke['pop_size']} x {smoke['generations']}, {smoke['random_samples']} random) to stay short; drop `--budget smoke` for the real run. Without
-`--no-progress` a bar follows the generations and then the scoring of MoGA-A/B/C and the random
+`--no-progress` a bar moves with every scored architecture, then the scoring of MoGA-A/B/C and the random
 sample.
 """)
     page.command("search", "--budget", "smoke", "--no-progress", "--out", search)

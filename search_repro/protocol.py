@@ -166,7 +166,7 @@ def reuse_runs(source: Path, folder: Path, archs: dict, proxy: ProxySpec, recipe
     ``folder/<name>/seed<k>.json``, marked ``reused_from``; returns how many were copied. Every
     record is checked before the first is copied."""
     names = {str(arch): name for name, arch in archs.items()}
-    want = (json.loads(json.dumps(proxy.describe())), asdict(recipe))
+    want = (json.loads(json.dumps(proxy.describe())), recipe.describe())
     copied, other = 0, []
     for path, run in reusable_runs(source, folder):
         name = names.get(run.get("arch"))

@@ -54,6 +54,10 @@ class Recipe(_Record):
     lr: Optional[Positive] = None
     momentum: Optional[NonNegative] = None
     weight_decay: Optional[NonNegative] = None
+    warmup_epochs: Optional[NonNegative] = None
+    label_smoothing: Optional[Fraction] = None
+    clip_grad_norm: Optional[NonNegative] = None
+    ema_decay: Optional[Fraction] = None
 
 
 class StandaloneRun(_Record):
@@ -76,6 +80,7 @@ class StandaloneRun(_Record):
     steps: Optional[Count] = None
     train_seconds: Optional[NonNegative] = None
     reused_from: Optional[str] = None
+    trained_weights_test_accuracy: Optional[Fraction] = None
 
 
 RUN_HINT = "remove it, or rerun the step that wrote it"

@@ -2,8 +2,9 @@
 
 Bundled Fashion-MNIST supernet + bundled CPU latency table by default; any table with
 ``--table``. Writes a results folder (see :mod:`search_repro.search.results`) and resumes from
-it when rerun with the same command. Under ``torchrun --nproc_per_node N`` the accuracy
-evaluations are split over the N processes.
+it when rerun with the same command. ``--processes N`` (default: the idle cores) splits the
+accuracy evaluations over N processes (:mod:`search_repro.search.workers`), as ``torchrun
+--nproc_per_node N`` does.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from typing import Any, Sequence
 from moga_zoo.cli.options import Numbers, Parser, Range, positive_int
 from moga_zoo.errors import MissingFileError, MogaZooError, UsageError, one_line
 from moga_zoo.fileio import check_output_folder
+
+from search_repro.search.workers import processes_option
 
 __all__ = ["add_arguments", "run", "main", "DEFAULT_OUT"]
 
@@ -55,19 +58,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="torch CPU threads for the evaluations (default: 1; more threads help a "
                         "little on an idle machine and cost several times over on a busy one, "
                         "see benchmarks/search_threads.py)")
+    p.add_argument("--processes", type=processes_option, default="auto",
+                   help="processes that score candidates, each with --threads threads (default: "
+                        "auto, the cores idle over the last minute, at least 1); the results "
+                        "are the same for any count")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _load_evaluator(args: argparse.Namespace, table: Any) -> tuple[Any, dict[str, Any]]:
     """The supernet evaluator and the identities of both artifacts, checked against one space."""
     from moga_zoo.search_space import space_hash
-    from search_repro.supernet import SupernetEvaluator, load_bundled_evaluator
+    from search_repro.supernet import load_evaluator
     from search_repro.supernet.report import data_name
 
-    if args.supernet:
-        evaluator = SupernetEvaluator.from_checkpoint(args.supernet, data_root=args.data_root)
-    else:
-        evaluator = load_bundled_evaluator()
+    evaluator = load_evaluator(args.supernet, args.data_root)
     if not table.space_hash == evaluator.space_hash == space_hash():
         raise UsageError(
             f"search-space mismatch: latency table {table.source} is for space {table.space_hash}, "
@@ -101,6 +105,20 @@ def _config(args: argparse.Namespace) -> Any:
         weights=weights, max_latency_ms=args.max_latency,
         max_macs=None if args.max_macs is None else int(round(args.max_macs * 1e6)),
     )
+
+
+def _processes(args: argparse.Namespace) -> int:
+    """How many processes score: 1 under torchrun (its ranks are the processes), else
+    ``--processes``, where ``auto`` is the idle cores divided by ``--threads``."""
+    import os
+
+    from search_repro.search.workers import idle_cores
+
+    if "WORLD_SIZE" in os.environ:
+        return 1
+    if args.processes == "auto":
+        return max(1, idle_cores() // args.threads)
+    return args.processes
 
 
 def _report(outcome: Any) -> str:
@@ -138,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
     from search_repro.search.runner import STATE_FILE, check_feasible, run_search
     from search_repro.search.size_model import size_model
     from search_repro.search.state import SearchState
+    from search_repro.search.workers import evaluation_workers
 
     check_output_folder(args.out, "--out")
     torch.set_num_threads(args.threads)
@@ -157,15 +176,21 @@ def run(args: argparse.Namespace) -> int:
     state = Path(args.out) / STATE_FILE
     if state.exists():
         SearchState.load(state)  # a corrupt state fails here, before the supernet load
+    processes = _processes(args)
     if not args.no_progress:
-        print("loading the supernet and its validation images", file=sys.stderr, flush=True)
-    evaluator, artifacts = _load_evaluator(args, table)
-    config = config.with_artifacts(**artifacts)
-    with sharded_evaluation(evaluator.accuracy) as accuracy:
-        if accuracy.rank > 0:
-            return 0
-        outcome = run_search(config, Scorer(accuracy, table.predict, sizes), args.out,
-                             progress=not args.no_progress)
+        print(f"loading the supernet and its validation images; scoring in {processes} "
+              f"process(es) of {args.threads} thread(s)", file=sys.stderr, flush=True)
+    with evaluation_workers(processes - 1, args.threads, args.supernet,
+                            args.data_root) as workers_loaded:
+        evaluator, artifacts = _load_evaluator(args, table)
+        config = config.with_artifacts(**artifacts)
+        workers_loaded()
+        with sharded_evaluation(evaluator.accuracy) as accuracy:
+            if accuracy.rank > 0:
+                return 0
+            outcome = run_search(config, Scorer(accuracy, table.predict, sizes), args.out,
+                                 progress=not args.no_progress,
+                                 invocation={"processes": accuracy.world, "threads": args.threads})
     print(_report(outcome))
     return 0
 

@@ -7,9 +7,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from timm.utils import ModelEmaV3
 from torch.utils.data import DataLoader
 
 import moga_zoo
+from moga_zoo.errors import UsageError
 from moga_zoo.profile import count_macs, count_params
 from moga_zoo.search_space import Architecture
 
@@ -18,21 +20,57 @@ from .proxy import ProxySpec
 from .supernet.images import train_batches
 from .supernet.train import StepBatchSampler
 
-__all__ = ["Recipe", "train_standalone", "evaluate"]
+__all__ = ["Recipe", "QUIETING", "train_standalone", "evaluate"]
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """A stand-alone training schedule: SGD nesterov, cosine from ``lr`` to 0, no warm-up."""
+    """A stand-alone training schedule: SGD nesterov, cosine from ``lr`` to 0.
+
+    The last four fields quiet a run and are off (0) by default: a linear warm-up from
+    ``lr / (warmup steps)`` over ``warmup_epochs``, label smoothing of the loss, clipping of the
+    gradient's norm, and an exponential moving average of the weights (timm's ``ModelEmaV3``
+    with its warm-up; the average is the model that is scored).
+    """
 
     epochs: float = 6.0
     batch_size: int = 128
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 4e-5
+    warmup_epochs: float = 0.0
+    label_smoothing: float = 0.0
+    clip_grad_norm: float = 0.0
+    ema_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.ema_decay < 1.0 or not 0.0 <= self.label_smoothing < 1.0:
+            raise UsageError("--ema-decay and --label-smoothing must be in [0, 1)")
+        if min(self.warmup_epochs, self.clip_grad_norm) < 0 or \
+                self.warmup_epochs >= self.epochs:
+            raise UsageError("--warmup-epochs must be in [0, --epochs) and --clip-grad-norm "
+                             ">= 0")
 
     def steps(self, train_images: int) -> int:
         return max(1, round(self.epochs * (train_images // self.batch_size)))
+
+    def describe(self) -> dict:
+        """The recipe as runs record it: the quieting fields only where they are on, so a run
+        of the plain recipe reads the same as one recorded before those fields existed."""
+        return {k: v for k, v in asdict(self).items() if k not in QUIETING or v}
+
+    def schedule(self, optimizer: torch.optim.Optimizer, steps: int, train_images: int
+                 ) -> torch.optim.lr_scheduler.LRScheduler:
+        """Cosine to 0 over the steps after the warm-up (the whole run without one)."""
+        warmup = round(self.warmup_epochs * (train_images // self.batch_size))
+        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps - warmup)
+        if not warmup:
+            return cosine
+        ramp = torch.optim.lr_scheduler.LinearLR(optimizer, 1.0 / warmup, 1.0, total_iters=warmup)
+        return torch.optim.lr_scheduler.SequentialLR(optimizer, [ramp, cosine], [warmup])
+
+
+QUIETING = ("warmup_epochs", "label_smoothing", "clip_grad_norm", "ema_decay")
 
 
 @torch.no_grad()
@@ -71,24 +109,33 @@ def train_standalone(arch: Architecture, proxy: ProxySpec, recipe: Recipe, data:
     steps = recipe.steps(len(data.train))
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                 weight_decay=recipe.weight_decay, nesterov=True)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    schedule = recipe.schedule(optimizer, steps, len(data.train))
+    ema = ModelEmaV3(model, decay=recipe.ema_decay, use_warmup=True) if recipe.ema_decay else None
     sampler = StepBatchSampler(len(data.train), recipe.batch_size, steps, seed)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     model.train()
     tic, losses = time.monotonic(), []
     for x, y in train_batches(data.train, sampler):
         with autocast:
-            loss = F.cross_entropy(model(x.to(device, memory_format=fmt)), y.to(device))
+            loss = F.cross_entropy(model(x.to(device, memory_format=fmt)), y.to(device),
+                                   label_smoothing=recipe.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if recipe.clip_grad_norm:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.clip_grad_norm)
         optimizer.step()
         schedule.step()
+        if ema is not None:
+            ema.update(model, step=len(losses))
         losses.append(float(loss.detach()))
         if not np.isfinite(losses[-1]):
             raise FloatingPointError(f"{arch} seed {seed}: training loss became {losses[-1]} at "
                                      f"step {len(losses)}; lower the learning rate")
     seconds = time.monotonic() - tic
-    test, val = evaluate(model, data.test, device), evaluate(model, data.search_val, device)
+    scored = model if ema is None else ema.module
+    test, val = evaluate(scored, data.test, device), evaluate(scored, data.search_val, device)
+    extra = {} if ema is None else {  # the trained weights themselves, beside their average
+        "trained_weights_test_accuracy": evaluate(model, data.test, device)["accuracy"]}
     return {"arch": str(arch), "codes": list(arch.encode()), "seed": seed,
             "test_accuracy": test["accuracy"], "test_nll": test["nll"],
             "search_val_accuracy": val["accuracy"], "search_val_nll": val["nll"],
@@ -97,4 +144,4 @@ def train_standalone(arch: Architecture, proxy: ProxySpec, recipe: Recipe, data:
                            for part in np.array_split(np.asarray(losses), min(20, len(losses)))],
             "steps": steps, "train_seconds": round(seconds, 1), "device": device.type,
             "threads": torch.get_num_threads(), "params": params, "macs": macs,
-            "proxy": proxy.describe(), "recipe": asdict(recipe)}
+            "proxy": proxy.describe(), "recipe": recipe.describe(), **extra}

@@ -1,6 +1,7 @@
 """The bundled table and the predictor: format checks, refusals, prediction = independent sums."""
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,8 @@ from moga_zoo.search_space import CHOICES, MOGA_A, MOGA_B, MOGA_C, NUM_LAYERS
 from search_repro.latency import (DEFAULT_TABLE, LatencyTable, TableFormatError, bundled_tables,
                                   load_table)
 from search_repro.latency import bundled
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +161,18 @@ def test_reports_name_bundled_tables_without_machine_paths(tmp_path):
     copy = tmp_path / "mine.json"
     shutil.copy(bundled.TABLES_DIR / f"{DEFAULT_TABLE}.json", copy)
     assert load_table(str(copy)).label == str(copy)
+
+
+@pytest.mark.parametrize("name", sorted(bundled_tables()))
+def test_every_bundled_table_predicts_what_its_committed_validation_measured(name):
+    """docs/latency/NAME.validation.json holds the end-to-end medians the table was validated
+    against: the table must still predict them as recorded, within the docs' bar (MAPE <= 5 %)."""
+    report = json.loads((ROOT / "docs" / "latency" / f"{name}.validation.json").read_text())
+    table = load_table(name)
+    assert Path(report["table"]).name.removesuffix(".json") == name and report["samples"] >= 50
+    archs = report["architectures"]
+    assert {a.get("name") for a in archs} >= {"moga_a", "moga_b", "moga_c"}
+    predicted = np.array([table.predict_arch(a["arch"]) for a in archs])
+    assert predicted == pytest.approx([a["corrected_ms"] for a in archs], rel=1e-4)
+    measured = np.array([a["measured_ms"] for a in archs])
+    assert 100 * np.mean(np.abs(predicted - measured) / measured) <= 5.0

@@ -166,6 +166,7 @@ RANGES: dict[str, Range] = {
     "--search-val-size": Range(int, 1, 50_000), "--val-size": Range(int, 1, 10**7),
     "--calib-batches": Range(int, 1, 64), "--calib-batch-size": Range(int, 1, 1024),
     "--eval-batch-size": Range(int, 1, 65_536), "--workers": Range(int, 0, 64),
+    "--parent": Range(int, 1, 2**31 - 1),  # a process id
     "--channel-multiplier": Range(float, 0.05, 4.0),
     # measurement
     "--warmup": Range(int, 0, 10**6), "--repeats": _REPEATS, "--e2e-repeats": _REPEATS,
@@ -177,7 +178,9 @@ RANGES: dict[str, Range] = {
     "--steps": _STEPS, "--coupled-warmup-steps": Range(int, 0, 10**8), "--save-every": _STEPS,
     "--epochs": Range(float, 0.01, 1000.0), "--lr": Range(float, 1e-8, 10.0),
     "--momentum": Range(float, 0.0, 0.999), "--weight-decay": Range(float, 0.0, 1.0),
-    "--clip-grad-norm": Range(float, 0.0, 1e6), "--max-minutes": Range(float, 0.0, 1e6),
+    "--clip-grad-norm": Range(float, 0.0, 1e6), "--warmup-epochs": Range(float, 0.0, 1000.0),
+    "--label-smoothing": Range(float, 0.0, 0.99), "--ema-decay": Range(float, 0.0, 0.99999),
+    "--max-minutes": Range(float, 0.0, 1e6),
     # protocol and search
     "--ladder": Range(int, 2, 64), "--random": Range(int, 0, 100_000),
     "--pop-size": Range(int, 2, 100_000), "--generations": Range(int, 1, 100_000),

@@ -181,6 +181,9 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _kit(args: argparse.Namespace) -> int:
+    from moga_zoo.fileio import check_output_folder
+
+    check_output_folder(args.output, "-o/--output")  # before the runtimes load (and warn)
     from search_repro.latency.kit import write_kit
 
     manifest = write_kit(args.output, args.runtime, resolution=args.resolution,

@@ -111,8 +111,9 @@ def _save(path: Path, config: SearchConfig, generation: int, algorithm: Any, his
 
 
 def run_search(config: SearchConfig, scorer: Scorer, out_dir: "str | Path",
-               progress: bool = True) -> SearchOutcome:
-    """Run (or resume) the weighted NSGA-II search and write the results folder ``out_dir``.
+               progress: bool = True, invocation: "dict[str, Any] | None" = None) -> SearchOutcome:
+    """Run (or resume) the weighted NSGA-II search and write the results folder ``out_dir``
+    (``invocation``: how this run scores, e.g. its processes, for ``run.json``).
 
     The state is saved atomically after every generation to ``out_dir/state.json``; calling
     again with the same settings continues from it and ends with exactly the same front.
@@ -126,7 +127,7 @@ def run_search(config: SearchConfig, scorer: Scorer, out_dir: "str | Path",
     resumed = state.generation if state else None
     _log_invocation(out_dir / "run.json", {
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "resumed_from_generation": resumed, "finished": False})
+        "resumed_from_generation": resumed, **(invocation or {}), "finished": False})
     interrupts.resumable(f"generation {state.generation} of {config.generations} in "
                          f"{state_path}" if state else None)
     if state is not None:

@@ -35,7 +35,7 @@ from search_repro.progress import advance
 from .checkpoint import load_supernet
 from .model import Supernet
 
-__all__ = ["EvaluatorSettings", "SupernetEvaluator", "load_bundled_evaluator",
+__all__ = ["EvaluatorSettings", "SupernetEvaluator", "load_bundled_evaluator", "load_evaluator",
            "load_checkpoint_data", "fold_batchnorm", "BUNDLED_CHECKPOINT"]
 
 BUNDLED_CHECKPOINT = os.path.join(os.path.dirname(__file__), "artifacts",
@@ -309,3 +309,11 @@ def load_bundled_evaluator(**settings) -> SupernetEvaluator:
         raise MissingFileError(f"bundled supernet {BUNDLED_CHECKPOINT} is missing; reinstall "
                                 f"moga_zoo or train one with `moga-zoo supernet train`")
     return SupernetEvaluator.from_checkpoint(BUNDLED_CHECKPOINT, **settings)
+
+
+def load_evaluator(checkpoint: "str | None" = None, data_root: "str | None" = None
+                   ) -> SupernetEvaluator:
+    """The evaluator of a trained supernet file on its data, or of the bundled one."""
+    if checkpoint:
+        return SupernetEvaluator.from_checkpoint(checkpoint, data_root=data_root)
+    return load_bundled_evaluator()
