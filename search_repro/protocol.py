@@ -39,7 +39,7 @@ from moga_zoo.fileio import write_json_atomic
 
 from .data import fashion_mnist_source, load_splits, parse_task, task_option
 from .proxy import DISPLAY, ProxySpec, capacity_ladder, reference_architectures
-from .standalone import Recipe, train_standalone
+from .standalone import QUIETING, Recipe, train_standalone
 from .supernet.evaluator import EvaluatorSettings
 from .supernet.report import data_name
 from .supernet.train import TrainConfig, train_supernet
@@ -124,10 +124,14 @@ def _training_costs(archs: dict, proxy: ProxySpec) -> dict[str, float]:
 
 def read_run(path: Path) -> dict:
     """One stand-alone run's record (``.../seed<k>.json``), checked against its schema
-    (:class:`search_repro.records.StandaloneRun`); a bad one is a one-line error naming it."""
+    (:class:`search_repro.records.StandaloneRun`); a bad one is a one-line error naming it.
+    Its recipe reads as :meth:`Recipe.describe` writes it: a quieting option that is absent or 0
+    is off, and left out."""
     from .records import read_run_record
 
-    return read_run_record(path)
+    run = read_run_record(path)
+    run["recipe"] = {k: v for k, v in run["recipe"].items() if k not in QUIETING or v}
+    return run
 
 
 def read_runs(paths: Iterable[Path]) -> list[dict]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -302,7 +301,7 @@ def test_run_end_to_end_resumes_and_reuses_references(tmp_path, capsys):
     res = _results(tmp_path / "search")
     refs = tmp_path / "references"
     proxy = json.loads(json.dumps(ProxySpec(search_val_size=20).describe()))
-    recipe = asdict(Recipe(epochs=1.0, batch_size=32))
+    recipe = Recipe(epochs=1.0, batch_size=32).describe()
     for name, arch in NAMED_ARCHITECTURES.items():
         for seed in (0, 1):
             (refs / name).mkdir(parents=True, exist_ok=True)
