@@ -13,9 +13,8 @@ folded, 1,000 images per forward pass, the proxy's images rendered at every star
 cache; the first "new" run of a fresh cache renders them once too). "new" runs with
 ``--processes 1``; "new-2proc" with ``--processes 2`` (one thread per process: the candidates of
 each generation split between two processes), what ``moga-zoo search`` picks by itself when two
-cores are idle. The variants
-alternate (A B C A B C). The script then compares the final fronts of the first "previous" run
-and of each other variant's first run: the same architectures, or else the
+cores are idle. The variants alternate (A B C A B C). The script then compares the first run's
+final front of the first variant with that of each other: the same architectures, or else the
 hypervolume of each front (objectives as the search minimises them: -accuracy, latency, -params;
 normalised by the range of both runs' whole histories; reference point 1.1 in each).
 """

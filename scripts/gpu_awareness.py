@@ -19,7 +19,6 @@ faster than) and per layer how the two tables order the 12 choices, with a scatt
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from itertools import combinations
 from pathlib import Path
@@ -30,7 +29,9 @@ from scipy.stats import kendalltau, spearmanr
 from moga_zoo.fileio import replace_atomic, write_json_atomic
 from moga_zoo.search_space import (CHOICES, KERNELS, NAMED_ARCHITECTURES, NUM_CHOICES,
                                    NUM_LAYERS)
+from moga_zoo.records import RecordError, read_record
 from search_repro.latency import LatencyTable, bundled_tables, load_table
+from search_repro.records import Front
 
 ROOT = Path(__file__).resolve().parents[1]
 FRONTS = ROOT / "evidence" / "search"
@@ -126,6 +127,12 @@ def _repo_name(path: Path) -> str:
         return str(path)
 
 
+def _read_front(folder: Path) -> dict:
+    """``folder/front.json``, checked against its schema (a bad one is a one-line error)."""
+    return read_record(folder / "front.json", Front, "search front (front.json)",
+                       "give a results folder written by `moga-zoo search`")
+
+
 def find_fronts(names: list[str], root: Path = FRONTS) -> tuple[dict[str, Path], list[str]]:
     """The search folder (``root/<folder>/front.json``) whose front.json records each table.
 
@@ -134,7 +141,7 @@ def find_fronts(names: list[str], root: Path = FRONTS) -> tuple[dict[str, Path],
     """
     found: dict[str, list[Path]] = {name: [] for name in names}
     for path in sorted(root.glob("*/front.json")):
-        table = json.loads(path.read_text())["config"]["artifacts"]["table"]
+        table = _read_front(path.parent)["config"].get("artifacts", {}).get("table")
         if table in found:
             found[table].append(path.parent)
     fronts, notes = {}, []
@@ -178,7 +185,7 @@ def analyse_all(tables: dict[str, LatencyTable], fronts: dict[str, Path], sample
              for col, ref in PAPER_MS.items()}
     front_reports, points = {}, {}
     for name, folder in fronts.items():
-        result = json.loads((folder / "front.json").read_text())
+        result = _read_front(folder)
         members = result["front"]
         front_codes = np.array([m["codes"] for m in members])
         recorded = np.array([m["latency_ms"] for m in members])
@@ -229,7 +236,6 @@ def plot(report: dict, path: Path, max_points: int = 5000) -> None:
 
 def _moga(name: str) -> str:
     return "MoGA-" + name[-1].upper()
-
 
 
 def plot_all(report: dict, path: Path) -> None:
@@ -378,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
             report = analyse_all(tables, fronts, args.samples, args.seed)
             report["notes"] = notes
             args.plot, args.report = args.plot or PLOT, args.report or REPORT
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, RecordError) as e:
         print(f"gpu_awareness: error: {e}", file=sys.stderr)
         return 2
     if args.a is not None:

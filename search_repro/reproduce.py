@@ -108,14 +108,14 @@ def _config(args: argparse.Namespace) -> Any:
 
 
 def _processes(args: argparse.Namespace) -> int:
-    """How many processes score: 1 under torchrun (its ranks are the processes), else
-    ``--processes``, where ``auto`` is the idle cores divided by ``--threads``."""
+    """How many processes score: torchrun's ranks under torchrun, else ``--processes``, where
+    ``auto`` is the idle cores divided by ``--threads``."""
     import os
 
     from search_repro.search.workers import idle_cores
 
     if "WORLD_SIZE" in os.environ:
-        return 1
+        return int(os.environ["WORLD_SIZE"])
     if args.processes == "auto":
         return max(1, idle_cores() // args.threads)
     return args.processes

@@ -36,7 +36,7 @@ def test_a_worker_that_fails_is_named_in_one_line(tmp_path, capsys, monkeypatch)
 
 
 def test_processes_option_takes_auto_or_a_count_of_this_machines_cores(monkeypatch):
-    monkeypatch.setattr(workers.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(workers, "usable_cores", lambda: 4)
     assert workers.processes_option("auto") == "auto" and workers.processes_option("3") == 3
     for bad in ("0", "5", "two"):
         with pytest.raises(argparse.ArgumentTypeError):

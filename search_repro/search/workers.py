@@ -22,7 +22,7 @@ from typing import Callable, Iterator, Sequence
 
 from moga_zoo.errors import MogaZooError, UsageError
 
-__all__ = ["idle_cores", "processes_option", "worker_command", "evaluation_workers", "WorkerError",
+__all__ = ["usable_cores", "idle_cores", "processes_option", "worker_command", "evaluation_workers", "WorkerError",
            "main"]
 
 _GROUP = ("MASTER_ADDR", "MASTER_PORT", "RANK", "LOCAL_RANK", "WORLD_SIZE")
@@ -33,18 +33,25 @@ class WorkerError(MogaZooError, RuntimeError):
     """An evaluation worker process stopped before the search did."""
 
 
+def usable_cores() -> int:
+    """Cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def idle_cores() -> int:
     """Cores this process may use, less the load of the last minute (at least 1)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = usable_cores()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return max(1, min(cores or 1, int(round((cores or 1) - load))))
+    return max(1, min(cores, int(round(cores - load))))
 
 
 def processes_option(text: str) -> "int | str":
-    """``--processes``: ``auto`` or a count from 1 to the machine's cores."""
+    """``--processes``: ``auto`` or a count from 1 to the cores this process may use."""
     if text == "auto":
         return text
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     try:
         value = int(text)
     except ValueError:
@@ -86,8 +93,9 @@ def evaluation_workers(count: int, threads: int, supernet: "str | None",
     this process rank 0 of their group for the block; the block calls the function it gets
     once its own evaluator is loaded, which waits for the workers' (then
     :func:`~search_repro.search.distributed.sharded_evaluation` joins the group). A worker
-    that fails is reported as a :class:`WorkerError` with its last line of output."""
-    if count < 1:
+    that fails is reported as a :class:`WorkerError` with its last line of output. Under
+    torchrun (``WORLD_SIZE`` set) the group exists already and none is started."""
+    if count < 1 or "WORLD_SIZE" in os.environ:
         yield lambda: None
         return
     saved = {k: os.environ.get(k) for k in _GROUP}

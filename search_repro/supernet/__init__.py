@@ -5,6 +5,6 @@ from .evaluator import (EvaluatorSettings, SupernetEvaluator, load_bundled_evalu
 from .fairness import fair_paths, fair_step
 from .model import Supernet
 
-__all__ = ["Supernet", "SupernetEvaluator", "EvaluatorSettings", "load_bundled_evaluator", "load_evaluator",
-           "fair_paths", "fair_step", "load_supernet", "save_supernet",
+__all__ = ["Supernet", "SupernetEvaluator", "EvaluatorSettings", "load_bundled_evaluator",
+           "load_evaluator", "fair_paths", "fair_step", "load_supernet", "save_supernet",
            "CheckpointError"]
