@@ -10,10 +10,14 @@ standalone.py) and a strict-fairness supernet step (12 paths) at batch 256
 (search_repro/supernet/train.py). Variants, each against the baseline in the same run,
 alternating (A B A B ...):
 
-* ``baseline``: today's default (eager, channels_last, float32, a DataLoader over per-image
-  items);
+* ``baseline``: the step before issue 22 (eager, channels_last, float32, a DataLoader over
+  per-image items, oneDNN's own depthwise weight gradients);
 * ``batched data``: the baseline with the batch cut from the uint8 images in one go (the same
   numbers);
+* ``depthwise gradient``: the baseline with the 5x5/7x7 stride-1 depthwise weight gradients
+  computed as depthwise forward convolutions (search_repro/depthwise.py; the same numbers up to
+  the order of sums);
+* ``both``: batched data and the depthwise gradient, today's default step;
 * ``contiguous``: the NCHW memory format;
 * ``bf16 autocast``: forward passes under CPU bf16 autocast, only where /proc/cpuinfo lists
   avx512_bf16 or amx_bf16;
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import statistics
 import sys
 import time
@@ -43,6 +48,7 @@ from machine import machine_line  # noqa: E402
 
 import moga_zoo  # noqa: E402
 from search_repro.data import _ImageTensor  # noqa: E402  (the datasets' class: the real data path)
+from search_repro.depthwise import depthwise_weight_grad, speed_up_depthwise  # noqa: E402
 from search_repro.proxy import CANVAS_PROXY  # noqa: E402
 from search_repro.supernet.fairness import fair_paths, fair_step  # noqa: E402
 from search_repro.supernet.model import Supernet  # noqa: E402
@@ -83,13 +89,15 @@ def standalone(variant: str, steps: int, batch: int, data: _ImageTensor) -> tupl
     torch.manual_seed(0)
     model = moga_zoo.create(arch=MOGA_A, num_classes=10, in_chans=1,
                             **CANVAS_PROXY.model_kwargs()).to(memory_format=fmt).train()
+    if variant in ("depthwise gradient", "both"):
+        speed_up_depthwise(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=4e-5,
                           nesterov=True)
     fwd = torch.compile(model) if variant == "torch.compile" else model
     autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if variant == "bf16 autocast"
                 else contextlib.nullcontext())
     times = []
-    for x, y in _batches(data, batch, steps + 1, variant == "batched data", fmt):
+    for x, y in _batches(data, batch, steps + 1, variant in ("batched data", "both"), fmt):
         tic = time.perf_counter()
         with autocast:
             loss = F.cross_entropy(fwd(x), y)
@@ -105,12 +113,14 @@ def supernet(variant: str, steps: int, batch: int, data: _ImageTensor) -> tuple[
     torch.manual_seed(0)
     net = Supernet(num_classes=10, in_chans=1, channel_multiplier=0.25,
                    strides=CANVAS_PROXY.strides).to(memory_format=fmt).train()
+    if variant in ("depthwise gradient", "both"):
+        speed_up_depthwise(net)
     opt = make_optimizer(net, TrainConfig(out=""))
     rng = np.random.default_rng(0)
     times = []
     autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if variant == "bf16 autocast"
                 else contextlib.nullcontext())
-    for x, y in _batches(data, batch, steps + 1, variant == "batched data", fmt):
+    for x, y in _batches(data, batch, steps + 1, variant in ("batched data", "both"), fmt):
         tic = time.perf_counter()
         with autocast:
             fair_step(net, x, y, opt, fair_paths(rng))
@@ -119,28 +129,43 @@ def supernet(variant: str, steps: int, batch: int, data: _ImageTensor) -> tuple[
 
 
 def onednn_report() -> None:
-    """Which oneDNN kernel computes a depthwise weight gradient in channels_last (verbose log)."""
+    """Which oneDNN kernel computes a depthwise weight gradient in channels_last, by filter size
+    (its verbose log), and the time of that gradient against search_repro/depthwise.py's."""
     import subprocess
 
-    code = ("import torch,torch.nn.functional as F\n"
-            "x=torch.randn(128,144,4,4).contiguous(memory_format=torch.channels_last)\n"
-            "w=torch.randn(144,1,7,7).contiguous(memory_format=torch.channels_last)\n"
-            "g=torch.randn(128,144,4,4).contiguous(memory_format=torch.channels_last)\n"
-            "for _ in range(2):\n"
-            "    F.conv2d(x,w,padding=3,groups=144)\n"
-            "    torch.ops.aten.convolution_backward(g,x,w,None,[1,1],[3,3],[1,1],False,[0,0],"
-            "144,[False,True,False])\n")
+    code = ("import torch\n"
+            "for k in (3, 5, 7):\n"
+            "    x=torch.randn(128,48,16,16).contiguous(memory_format=torch.channels_last)\n"
+            "    w=torch.randn(48,1,k,k).contiguous(memory_format=torch.channels_last)\n"
+            "    torch.ops.aten.convolution_backward(x,x,w,None,[1,1],[k//2,k//2],[1,1],False,"
+            "[0,0],48,[False,True,False])\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={"ONEDNN_VERBOSE": "1", "OMP_NUM_THREADS": "1"}).stdout
-    seen = {}
-    for line in out.splitlines():  # the second (warm) call of each
+    kernels = {}
+    for line in out.splitlines():
         parts = line.split(",")
-        if len(parts) > 8 and parts[5] == "convolution" and parts[7] in ("forward_training",
-                                                                          "backward_weights"):
-            weights = next((t for t in parts[8].split() if t.startswith("wei:")), "?")
-            seen[parts[7]] = f"{parts[6]} ({weights}) {float(parts[-1]):.1f} ms"
-    print("oneDNN, depthwise 7x7 on 128 x 144 x 4 x 4, channels_last: "
-          + "; ".join(f"{k}: {v}" for k, v in seen.items()))
+        if len(parts) > 8 and parts[5] == "convolution" and parts[7] == "backward_weights":
+            kernels[int(parts[-2].split("kh")[1].split("s")[0])] = parts[6]
+    print("depthwise weight gradient, 128 x 48 channels, channels_last, one thread "
+          "(medians of 5):")
+    for (k, size), kernel in ((key, kernels[key[0]]) for key in itertools.product(
+            kernels, (4, 16, 32))):
+        x = torch.randn(128, 48, size, size).contiguous(memory_format=torch.channels_last)
+        w = torch.randn(48, 1, k, k).contiguous(memory_format=torch.channels_last)
+        calls = {"oneDNN": lambda: torch.ops.aten.convolution_backward(
+                     x, x, w, None, [1, 1], [k // 2] * 2, [1, 1], False, [0, 0], 48,
+                     [False, True, False]),
+                 "as a depthwise forward convolution": lambda: depthwise_weight_grad(
+                     x, x, (k // 2, k // 2))}
+        took = {name: [] for name in calls}
+        for _ in range(6):  # the first of each is a warm-up
+            for name, call in calls.items():
+                tic = time.perf_counter()
+                call()
+                took[name].append(time.perf_counter() - tic)
+        print(f"  {k}x{k} on {size}x{size}: oneDNN ({kernel}) {statistics.median(took['oneDNN'][1:]) * 1e3:.1f} "
+              f"ms, as a depthwise forward convolution "
+              f"{statistics.median(took['as a depthwise forward convolution'][1:]) * 1e3:.1f} ms")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compile", action="store_true", help="also torch.compile (stand-alone)")
     p.add_argument("--onednn", action="store_true", help="name oneDNN's depthwise kernel")
     p.add_argument("--workloads", default="standalone,supernet")
+    p.add_argument("--variants", default="", help="comma-separated variants besides the "
+                   "baseline (default: all that apply here)")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     print(machine_line())
@@ -157,8 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.onednn:
         onednn_report()
     data = _data()
-    variants = ["baseline", "batched data", "contiguous"] + (["bf16 autocast"] if native_bf16()
-                                                             else [])
+    variants = ["baseline", "batched data", "depthwise gradient", "both", "contiguous"] + (
+        ["bf16 autocast"] if native_bf16() else [])
+    if a.variants:
+        variants = ["baseline"] + [v for v in a.variants.split(",") if v != "baseline"]
     workloads = {"standalone": (standalone, 128), "supernet": (supernet, 256)}
     print("\n| workload | variant | steps/s (median) | vs baseline | first block (s) |")
     print("|---|---|---|---|---|")

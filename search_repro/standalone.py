@@ -16,6 +16,7 @@ from moga_zoo.profile import count_macs, count_params
 from moga_zoo.search_space import Architecture
 
 from .data import DataSplits
+from .depthwise import speed_up_depthwise
 from .proxy import ProxySpec
 from .supernet.images import train_batches
 from .supernet.train import StepBatchSampler
@@ -106,6 +107,7 @@ def train_standalone(arch: Architecture, proxy: ProxySpec, recipe: Recipe, data:
     params = count_params(model)
     macs = count_macs(model, (data.in_chans, data.resolution, data.resolution))
     model = model.to(device, memory_format=fmt)
+    speed_up_depthwise(model)  # the same numbers; a faster weight gradient on CPU
     steps = recipe.steps(len(data.train))
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                 weight_decay=recipe.weight_decay, nesterov=True)

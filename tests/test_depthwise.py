@@ -1,0 +1,116 @@
+"""The depthwise weight gradient as a forward convolution: the gradients of oneDNN's own path
+(and of numerical differentiation), switched only where it applies, and the same training."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import moga_zoo
+from moga_zoo.search_space import MOGA_A, Architecture
+from search_repro.depthwise import DepthwiseConv2d, depthwise_weight_grad, speed_up_depthwise
+from search_repro.proxy import CANVAS_PROXY
+
+
+def _pair(kernel: int, channels: int = 24, fmt=torch.channels_last):
+    torch.manual_seed(kernel)
+    plain = nn.Conv2d(channels, channels, kernel, padding=kernel // 2, groups=channels,
+                      bias=False).to(memory_format=fmt)
+    fast = copy.deepcopy(plain)
+    assert speed_up_depthwise(fast) == 1 and type(fast) is DepthwiseConv2d
+    return plain, fast
+
+
+@pytest.mark.parametrize("fmt", [torch.channels_last, torch.contiguous_format])
+@pytest.mark.parametrize("kernel,size", [(5, 4), (7, 4), (7, 9), (5, 16)])
+def test_gradients_equal_onednn(kernel, size, fmt):
+    plain, fast = _pair(kernel, fmt=fmt)
+    x = torch.randn(8, 24, size, size).contiguous(memory_format=fmt).requires_grad_()
+    x_fast = x.detach().clone().requires_grad_()
+    out, out_fast = plain(x), fast(x_fast)
+    grad = torch.randn_like(out)
+    out.backward(grad)
+    out_fast.backward(grad)
+    assert torch.equal(out, out_fast)
+    torch.testing.assert_close(x_fast.grad, x.grad)
+    scale = float(plain.weight.grad.abs().max())  # sums of 8 x size^2 float32 products
+    assert scale > 1.0  # a wrong sum would be visible
+    torch.testing.assert_close(fast.weight.grad, plain.weight.grad, rtol=1e-4, atol=1e-6 * scale)
+
+
+def test_weight_gradient_against_numerical_differentiation():
+    conv = DepthwiseConv2d(6, 6, 5, padding=2, groups=6, bias=False).double()
+    x = torch.randn(2, 6, 7, 7, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(conv, (x,))
+
+
+def test_asymmetric_kernel_and_padding():
+    x, grad = torch.randn(3, 4, 6, 8), torch.randn(3, 4, 6, 8)
+    weight = torch.randn(4, 1, 5, 7, requires_grad=True)
+    F.conv2d(x, weight, padding=(2, 3), groups=4).backward(grad)
+    torch.testing.assert_close(depthwise_weight_grad(x, grad, (2, 3)), weight.grad,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_only_large_stride1_depthwise_convolutions_are_switched():
+    arch = Architecture.parse("-".join(["e3k3", "e6k5", "e3k7se", "e6k3se"] * 3 + ["e3k5", "e6k7"]))
+    model = moga_zoo.create(arch=arch, num_classes=10, in_chans=1, **CANVAS_PROXY.model_kwargs())
+    keys = list(model.state_dict())
+    expected = sum(1 for block, stride in zip(str(arch).split("-"), CANVAS_PROXY.strides)
+                   if stride == 1 and block[3] in "57")
+    assert speed_up_depthwise(model) == expected > 0
+    assert list(model.state_dict()) == keys
+    for name, module in model.named_modules():
+        if isinstance(module, DepthwiseConv2d):
+            assert module.stride == (1, 1) and module.kernel_size[0] >= 5 and "conv_dw" in name
+        elif isinstance(module, nn.Conv2d) and module.groups > 1:
+            assert module.stride != (1, 1) or module.kernel_size[0] == 3
+
+
+def test_evaluation_and_large_planes_take_the_plain_path(monkeypatch):
+    plain, fast = _pair(7)
+    calls = []
+    monkeypatch.setattr(torch.nn.grad, "conv2d_input",
+                        lambda *a, **k: calls.append(1) or torch.zeros(a[0]))
+    with torch.no_grad():
+        assert torch.equal(fast(torch.ones(2, 24, 8, 8)), plain(torch.ones(2, 24, 8, 8)))
+    x = torch.randn(2, 24, 32, 32, requires_grad=True)
+    fast(x).sum().backward()
+    assert not calls and x.grad.abs().sum() > 0  # 32 x 32: oneDNN's own backward
+    x = torch.randn(2, 24, 16, 16, requires_grad=True)
+    fast(x).sum().backward()
+    assert calls  # 16 x 16: the forward formulation
+
+
+def test_a_network_trains_the_same():
+    torch.manual_seed(0)
+    plain = moga_zoo.create(arch=MOGA_A, num_classes=10, in_chans=1, drop_rate=0.0,
+                            **CANVAS_PROXY.model_kwargs()).to(memory_format=torch.channels_last)
+    fast = copy.deepcopy(plain)
+    assert speed_up_depthwise(fast) == 6
+    x = torch.randn(32, 1, 64, 64).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (32,))
+    losses = {}
+    for name, model in (("plain", plain), ("fast", fast)):
+        model.train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, nesterov=True)
+        losses[name] = []
+        for step in range(3):
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            if step == 0:
+                grads = [p.grad.clone() for p in model.parameters()]
+                if name == "plain":
+                    first = grads
+                else:  # every parameter's gradient, the six switched layers' included
+                    for g, g0 in zip(grads, first):
+                        scale = float(g0.abs().max())
+                        torch.testing.assert_close(g, g0, rtol=1e-4, atol=1e-5 * scale)
+            opt.step()
+            losses[name].append(float(loss.detach()))
+    assert losses["plain"][-1] < losses["plain"][0] - 0.05  # it learns
+    assert losses["fast"] == pytest.approx(losses["plain"], rel=1e-3)
