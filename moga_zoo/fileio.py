@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -22,11 +23,13 @@ from typing import Any, Callable, Iterator
 
 from .errors import MogaZooError, UsageError
 
-__all__ = ["DiskFullError", "replace_atomic", "sha256_file", "write_bytes_atomic", "write_text_atomic",
+__all__ = ["DiskFullError", "disk_full_reported", "replace_atomic", "sha256_file", "write_bytes_atomic", "write_text_atomic",
            "write_json_atomic", "check_output_file", "check_output_folder", "folder_lock"]
 
 #: errno values that mean the file system (or the user's quota) has no room left.
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+#: How a writer library that does not raise OSError (safetensors) names those errno values.
+_FULL_IN_MESSAGE = re.compile(r"\(os error (%s)\)" % "|".join(str(n) for n in sorted(_FULL)))
 
 
 class DiskFullError(MogaZooError, OSError):
@@ -54,9 +57,32 @@ def replace_atomic(path: "str | os.PathLike", write: Callable[[str], None],
         os.replace(tmp, path)
     except BaseException as e:
         written = _remove(tmp)
-        if isinstance(e, OSError) and e.errno in _FULL and not isinstance(e, DiskFullError):
+        if _is_disk_full(e):
             raise DiskFullError(_full_message(path, size, written)) from None
         raise
+
+
+@contextmanager
+def disk_full_reported(path: "str | os.PathLike", size: int | None = None) -> Iterator[None]:
+    """Around writes into a staging place that the caller removes on failure (a temporary
+    folder whose files are then moved to ``path``): a full disk is one :class:`DiskFullError`
+    naming ``path`` and the ``size`` it needs."""
+    try:
+        yield
+    except BaseException as e:
+        if _is_disk_full(e):
+            raise DiskFullError(_full_message(Path(path), size, 0)) from None
+        raise
+
+
+def _is_disk_full(e: BaseException) -> bool:
+    """Whether ``e`` is a write that found no room: an OSError, or a safetensors error carrying
+    the OS error in its message."""
+    if isinstance(e, DiskFullError):
+        return False
+    if isinstance(e, OSError):
+        return e.errno in _FULL
+    return type(e).__name__ == "SafetensorError" and bool(_FULL_IN_MESSAGE.search(str(e)))
 
 
 def _remove(tmp: "str | None") -> int:

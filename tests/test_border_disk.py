@@ -121,6 +121,28 @@ def test_the_export_command_on_a_full_disk_is_one_line(disk, tmp_path, monkeypat
     assert sorted(p.name for p in disk.iterdir()) == ["filler"]
 
 
+def test_convert_on_a_full_disk_is_one_line_and_leaves_nothing(disk, tmp_path, capsys):
+    from weights_support import authors_model, save_authors_checkpoint
+
+    checkpoint = save_authors_checkpoint(authors_model("moga_b", seed=0), tmp_path / "b.pth")
+    _fill(disk)
+    code, out, err = run_cli(["moga-zoo", "convert", str(checkpoint), "--model", "moga_b",
+                              "-o", str(disk / "moga_b")], capsys)
+    check_one_line(code, err, rf"no space left on the device for {disk}/moga_b/model.safetensors: "
+                              r"it needs [\d.]+ MB")
+    assert sorted(p.name for p in disk.rglob("*")) == ["filler", "moga_b"]
+
+
+def test_a_safetensors_write_on_a_full_disk_is_disk_full(disk):
+    from search_repro.supernet import save_supernet
+    from supernet_helpers import tiny_supernet
+
+    _fill(disk)
+    with pytest.raises(DiskFullError, match=rf"no space left on the device for {disk}/s"):
+        save_supernet(disk / "s", tiny_supernet(), {}, {})
+    assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+
+
 #: Functions that are handed the temp path of a :func:`moga_zoo.fileio.replace_atomic` callback
 #: (or write where no reader ever trusts a partial file), by file.
 TEMP_PATH_WRITERS = {

@@ -18,7 +18,7 @@ from timm.models import save_for_hf
 
 from ..authors_layout import convert_authors_state_dict
 from ..errors import MogaZooError
-from ..fileio import check_output_folder, replace_atomic
+from ..fileio import check_output_folder, disk_full_reported, replace_atomic
 from .integrity import sha256_file
 from .local import WEIGHTS_FILE, install_folder
 from .manifest import Manifest, WeightsEntry, load_manifest
@@ -166,7 +166,9 @@ def convert_checkpoint(
                               f"{unused[:3]}, other shapes {sorted(shapes)[:3]}.{hint}")
     net.load_state_dict(state_dict, strict=True)  # every tensor consumed, every parameter set
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out, prefix=".convert-") as tmp:
+    size = sum(v.numel() * v.element_size() for v in net.state_dict().values())
+    with tempfile.TemporaryDirectory(dir=out, prefix=".convert-") as tmp, \
+            disk_full_reported(out / WEIGHTS_FILE, size):
         save_for_hf(net, tmp, safe_serialization=True)
         reloaded = create(entry.name, weights=tmp).state_dict()  # the one loading path, round trip
         if any(not torch.equal(v, reloaded[k]) for k, v in net.state_dict().items()):
