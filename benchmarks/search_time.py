@@ -13,7 +13,8 @@ folded, 1,000 images per forward pass, the proxy's images rendered at every star
 cache; the first "new" run of a fresh cache renders them once too). "new" runs with
 ``--processes 1``; "new-2proc" with ``--processes 2`` (one thread per process: the candidates of
 each generation split between two processes), what ``moga-zoo search`` picks by itself when two
-cores are idle. The variants alternate (A B C A B C). The script then compares the first run's
+cores are idle; "new-glibc-default" is "new" with glibc's malloc thresholds left as they are
+(search_repro/allocator.py not applied, as before that change). The variants alternate (A B C A B C). The script then compares the first run's
 final front of the first variant with that of each other: the same architectures, or else the
 hypervolume of each front (objectives as the search minimises them: -accuracy, latency, -params;
 normalised by the range of both runs' whole histories; reference point 1.1 in each).
@@ -36,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_line  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-VARIANTS = ("previous", "new", "new-2proc")
+VARIANTS = ("previous", "new", "new-2proc", "new-glibc-default")
 
 
 def _previous_evaluator(**settings):
@@ -53,9 +54,16 @@ def _previous_evaluator(**settings):
 def child_previous(argv: list[str]) -> int:
     """Run the search command with the previous evaluator in this process."""
     import search_repro.supernet.evaluator as evaluator
-    from search_repro import reproduce
 
     evaluator.load_bundled_evaluator = _previous_evaluator
+    return child_glibc_default(argv)
+
+
+def child_glibc_default(argv: list[str]) -> int:
+    """Run the search command with glibc's own malloc thresholds in this process."""
+    from search_repro import allocator, reproduce
+
+    allocator._applied = False  # as if already tried, and not applied
     return reproduce.main(argv)
 
 
@@ -63,7 +71,8 @@ def time_search(variant: str, out: Path, extra: list[str]) -> tuple[float, float
     """Wall and CPU seconds (user + system) of one search in a fresh process."""
     args = ["--out", str(out), "--no-progress", "--threads", "1", *extra]
     args += ["--processes", "2" if variant == "new-2proc" else "1"]
-    cmd = ([sys.executable, __file__, "--child-previous", *args] if variant == "previous" else
+    child = {"previous": "--child-previous", "new-glibc-default": "--child-glibc-default"}
+    cmd = ([sys.executable, __file__, child[variant], *args] if variant in child else
            [sys.executable, "-m", "search_repro.reproduce", *args])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -102,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child-previous"]:
         return child_previous(argv[1:])
+    if argv[:1] == ["--child-glibc-default"]:
+        return child_glibc_default(argv[1:])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeats", type=int, default=2, help="runs per variant")
     p.add_argument("--generations", type=int, help="shorter search (default: the budget's)")

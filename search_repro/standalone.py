@@ -15,6 +15,7 @@ from moga_zoo.errors import UsageError
 from moga_zoo.profile import count_macs, count_params
 from moga_zoo.search_space import Architecture
 
+from .allocator import reuse_freed_memory
 from .data import DataSplits
 from .depthwise import speed_up_depthwise
 from .proxy import ProxySpec
@@ -101,6 +102,7 @@ def train_standalone(arch: Architecture, proxy: ProxySpec, recipe: Recipe, data:
     """
     device = torch.device(device)
     fmt = torch.channels_last
+    reuse_freed_memory()
     torch.manual_seed(seed)
     model = moga_zoo.create(arch=arch, num_classes=data.num_classes, in_chans=data.in_chans,
                             **proxy.model_kwargs())

@@ -30,6 +30,7 @@ from moga_zoo.errors import MissingFileError, UsageError
 from moga_zoo.search_space import (NUM_CHOICES, NUM_LAYERS, Architecture, check_codes,
                                    space_hash)
 
+from search_repro.allocator import reuse_freed_memory
 from search_repro.progress import advance
 
 from .checkpoint import load_supernet
@@ -134,6 +135,7 @@ class SupernetEvaluator:
                  val_labels: torch.Tensor, settings: EvaluatorSettings = EvaluatorSettings(),
                  source: dict | None = None, channels_last: bool = True,
                  first_layer_cache_bytes: int = 2 << 30, fold_bn: bool = True) -> None:
+        reuse_freed_memory()  # the chunks' activations: heap memory, not fresh pages each time
         if settings.val_size is None:
             settings = replace(settings, val_size=len(val_images))
         if len(calib_images) < settings.calib_batches * settings.calib_batch_size:

@@ -30,6 +30,7 @@ from moga_zoo import interrupts
 from moga_zoo.errors import UsageError, run_reporting
 from moga_zoo.fileio import write_text_atomic
 from moga_zoo.search_space import check_strides, space_hash
+from search_repro.allocator import reuse_freed_memory
 from search_repro.data import load_splits, task_option
 from search_repro.depthwise import speed_up_depthwise
 
@@ -144,6 +145,7 @@ def train_supernet(cfg: TrainConfig) -> Path | None:
     """Train (or resume) the supernet described by ``cfg``; returns the weights path when done."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    reuse_freed_memory()
     rank, world, device = _setup_distributed(cfg)
     try:
         return _train(cfg, rank, world, device)
