@@ -3,7 +3,7 @@
     python benchmarks/evaluator_fusion.py          # well under a minute
 
 Runs BN-folded blocks of the proxy network (as the evaluator runs them) on 250 images, one
-thread, as they are (convolution, then the activation) and with each convolution + ReLU or
+thread, with the evaluator's allocator settings (search_repro/allocator.py), as they are (convolution, then the activation) and with each convolution + ReLU or
 hard-swish pair replaced by oneDNN's fused convolution (``torch.ops.mkldnn._convolution_pointwise``,
 what inductor emits on CPU), alternating; medians of 6 passes after a warm-up. Not used by the
 evaluator: the gain is within noise (docs/supernet.md, "Training step on one thread").
@@ -23,6 +23,7 @@ from machine import machine_line  # noqa: E402
 
 import moga_zoo  # noqa: E402
 from moga_zoo.search_space import Architecture  # noqa: E402
+from search_repro.allocator import reuse_freed_memory  # noqa: E402
 from search_repro.proxy import CANVAS_PROXY  # noqa: E402
 from search_repro.supernet.evaluator import fold_batchnorm  # noqa: E402
 
@@ -49,6 +50,7 @@ def fused(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def main() -> int:
     torch.set_num_threads(1)
+    reuse_freed_memory()
     print(machine_line())
     print("\n| block | maps | as they are (ms) | fused (ms) | speed-up | largest difference |")
     print("|---|---|---|---|---|---|")
