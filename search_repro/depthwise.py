@@ -25,7 +25,8 @@ __all__ = ["DepthwiseConv2d", "depthwise_weight_grad", "speed_up_depthwise"]
 #: Smallest kernel switched: oneDNN's own depthwise weight gradient covers 3x3.
 MIN_KERNEL = 5
 #: Largest input plane (height x width) that takes the forward formulation: on 32 x 32 planes
-#: oneDNN's own gradient was as fast or faster (``benchmarks/training_step.py --onednn``).
+#: it was slower than oneDNN's own gradient for 5x5 filters (``benchmarks/training_step.py
+#: --onednn``).
 MAX_PLANE = 16 * 16
 
 
