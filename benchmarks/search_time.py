@@ -14,8 +14,9 @@ cache; the first "new" run of a fresh cache renders them once too). "new" runs w
 ``--processes 1``; "new-2proc" with ``--processes 2`` (one thread per process: the candidates of
 each generation split between two processes), what ``moga-zoo search`` picks by itself when two
 cores are idle; "new-glibc-default" is "new" with glibc's malloc thresholds left as they are
-(search_repro/allocator.py not applied, as before that change). The variants alternate (A B C A B C). The script then compares the first run's
-final front of the first variant with that of each other: the same architectures, or else the
+(search_repro/allocator.py not applied, as before that change). The variants alternate
+(A B C A B C). The script then compares the first run's final front of the first variant with
+that of each other: the same architectures, or else the
 hypervolume of each front (objectives as the search minimises them: -accuracy, latency, -params;
 normalised by the range of both runs' whole histories; reference point 1.1 in each).
 """

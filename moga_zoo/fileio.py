@@ -23,8 +23,9 @@ from typing import Any, Callable, Iterator
 
 from .errors import MogaZooError, UsageError
 
-__all__ = ["DiskFullError", "disk_full_reported", "replace_atomic", "sha256_file", "write_bytes_atomic", "write_text_atomic",
-           "write_json_atomic", "check_output_file", "check_output_folder", "folder_lock"]
+__all__ = ["DiskFullError", "disk_full_reported", "replace_atomic", "sha256_file",
+           "write_bytes_atomic", "write_text_atomic", "write_json_atomic", "check_output_file",
+           "check_output_folder", "folder_lock"]
 
 #: errno values that mean the file system (or the user's quota) has no room left.
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}

@@ -39,7 +39,7 @@ from moga_zoo.fileio import write_json_atomic
 
 from .data import fashion_mnist_source, load_splits, parse_task, task_option
 from .proxy import DISPLAY, ProxySpec, capacity_ladder, reference_architectures
-from .standalone import QUIETING, Recipe, train_standalone
+from .standalone import Recipe, recorded_recipe, train_standalone
 from .supernet.evaluator import EvaluatorSettings
 from .supernet.report import data_name
 from .supernet.train import TrainConfig, train_supernet
@@ -130,7 +130,7 @@ def read_run(path: Path) -> dict:
     from .records import read_run_record
 
     run = read_run_record(path)
-    run["recipe"] = {k: v for k, v in run["recipe"].items() if k not in QUIETING or v}
+    run["recipe"] = recorded_recipe(run["recipe"])
     return run
 
 
@@ -387,6 +387,9 @@ def pilot_summary(runs: dict[str, list[dict]]) -> dict:
     Architectures with at least two runs count, each with all its seeds. The per-run seed SD is
     the pooled within-architecture SD (ddof 1); the ratio the issue asks for is the range of the
     architecture means over it. Seed-to-seed Kendall tau uses the seeds every one of them has.
+    Where some architecture lacks seeds that others have, ``seed_sd_pooled_floor`` is the least
+    pooled SD the missing runs could bring (each at its architecture's mean: no added squares,
+    all the degrees of freedom of the full set); None when none is missing.
     """
     from scipy.stats import kendalltau
 
@@ -403,6 +406,10 @@ def pilot_summary(runs: dict[str, list[dict]]) -> dict:
         return float(np.sqrt(sum(v.var(ddof=1) * (len(v) - 1) for v in values.values()) / dof))
 
     means = np.array([acc[n].mean() for n in names])
+    most = max(len(v) for v in acc.values())
+    squares = sum(float(((v - v.mean()) ** 2).sum()) for v in acc.values())
+    floor = (float(np.sqrt(squares / (len(names) * (most - 1))))
+             if any(len(v) < most for v in acc.values()) else None)
     nll_means = np.array([nll[n].mean() for n in names])
     sd, nll_sd = pooled_sd(acc), pooled_sd(nll)
     common = sorted(set.intersection(*(set(r["seed"] for r in runs[n]) for n in names)))
@@ -431,6 +438,7 @@ def pilot_summary(runs: dict[str, list[dict]]) -> dict:
         "train_seconds_range": [float(min(r["train_seconds"] for r in every)),
                                 float(max(r["train_seconds"] for r in every))],
         "seed_sd_pooled": sd,
+        "seed_sd_pooled_floor": floor,
         "range_over_seed_sd": float(np.ptp(means) / sd) if sd > 0 else None,  # None: no noise
         "nll_range_over_seed_sd": float(np.ptp(nll_means) / nll_sd) if nll_sd > 0 else None,
         "seed_to_seed_kendall_tau": taus,
@@ -725,6 +733,9 @@ def cmd_pilot_report(args: argparse.Namespace) -> int:
               f"{summary['seed_sd_pooled'] * 100:.2f} points: ratio "
               f"{_ratio(summary['range_over_seed_sd'])} (need >= 7); seed-to-seed tau {taus}; "
               f"the same ratio for test NLL {_ratio(summary['nll_range_over_seed_sd'])}")
+        if summary.get("seed_sd_pooled_floor") is not None:
+            print(f"  runs missing: whatever they score, the pooled seed SD will be at least "
+                  f"{summary['seed_sd_pooled_floor'] * 100:.2f} points")
         if summary["seed_sd_net_of_shared_offsets"] is not None:
             print(f"  net of each seed's offset shared by all networks: seed SD "
                   f"{summary['seed_sd_net_of_shared_offsets'] * 100:.2f} points, ratio "

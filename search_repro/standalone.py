@@ -22,7 +22,7 @@ from .proxy import ProxySpec
 from .supernet.images import train_batches
 from .supernet.train import StepBatchSampler
 
-__all__ = ["Recipe", "QUIETING", "train_standalone", "evaluate"]
+__all__ = ["Recipe", "QUIETING", "recorded_recipe", "train_standalone", "evaluate"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Recipe:
     def describe(self) -> dict:
         """The recipe as runs record it: the quieting fields only where they are on, so a run
         of the plain recipe reads the same as one recorded before those fields existed."""
-        return {k: v for k, v in asdict(self).items() if k not in QUIETING or v}
+        return recorded_recipe(asdict(self))
 
     def schedule(self, optimizer: torch.optim.Optimizer, steps: int, train_images: int
                  ) -> torch.optim.lr_scheduler.LRScheduler:
@@ -73,6 +73,11 @@ class Recipe:
 
 
 QUIETING = ("warmup_epochs", "label_smoothing", "clip_grad_norm", "ema_decay")
+
+
+def recorded_recipe(fields: dict) -> dict:
+    """A recipe's fields as runs record them: a quieting field that is 0 is off, and left out."""
+    return {k: v for k, v in fields.items() if k not in QUIETING or v}
 
 
 @torch.no_grad()

@@ -230,6 +230,7 @@ def test_pilot_summary_ratio_of_range_to_pooled_seed_sd():
     assert s["largest_seed_to_seed_difference"] == pytest.approx(0.02)
     assert s["final_train_loss_range"] == [pytest.approx(0.20), pytest.approx(0.40)]
     assert s["train_seconds_range"] == [1.0, 1.0]
+    assert s["seed_sd_pooled_floor"] is None  # no run missing
     assert pilot_summary({"a": runs["a"]})["complete"] is False
     # unequal seeds: every run counts, pooled by degrees of freedom; tau on the shared seeds
     runs["d"] = [run("d", 0, 0.50), run("d", 1, 0.52), run("d", 2, 0.56)]
@@ -243,6 +244,16 @@ def test_pilot_summary_ratio_of_range_to_pooled_seed_sd():
     assert s["seed_to_seed_kendall_tau"] == [pytest.approx(1.0)]
     nll_sd = np.sqrt(2 * np.var([1.0, 1.0, 1.3], ddof=1) / 5)
     assert s["nll_range_over_seed_sd"] == pytest.approx(0.1 / nll_sd)
+    # seed 2 of a, b and c missing: no score for them pools below the floor, and runs at their
+    # architectures' means reach it
+    floor = s["seed_sd_pooled_floor"]
+    assert floor == pytest.approx(np.sqrt(pooled * 5 / 8))
+    filled = {n: r + [run(n, 2, float(np.mean([x["test_accuracy"] for x in r])))]
+              for n, r in runs.items() if n != "d"}
+    assert pilot_summary({**filled, "d": runs["d"]})["seed_sd_pooled"] == pytest.approx(floor)
+    for acc in (0.0, 0.61, 1.0):
+        other = {**filled, "a": runs["a"] + [run("a", 2, acc)], "d": runs["d"]}
+        assert pilot_summary(other)["seed_sd_pooled"] >= floor - 1e-12
     # a seed that lifts every network alike is no noise for a ranking on shared seeds
     lifted = {n: [run(n, k, acc + 0.05 * k) for k, acc in enumerate(a)]
               for n, a in {"a": [0.60, 0.61, 0.60], "b": [0.70, 0.70, 0.71]}.items()}

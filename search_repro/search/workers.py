@@ -22,8 +22,8 @@ from typing import Callable, Iterator, Sequence
 
 from moga_zoo.errors import MogaZooError, UsageError
 
-__all__ = ["usable_cores", "idle_cores", "processes_option", "worker_command", "evaluation_workers", "WorkerError",
-           "main"]
+__all__ = ["usable_cores", "idle_cores", "processes_option", "worker_command",
+           "evaluation_workers", "WorkerError", "main"]
 
 _GROUP = ("MASTER_ADDR", "MASTER_PORT", "RANK", "LOCAL_RANK", "WORLD_SIZE")
 READY = "evaluator loaded"
