@@ -48,7 +48,7 @@ def _bf16(eval_chunks):
     """The evaluator's validation passes under CPU bf16 autocast (logits back in float32)."""
     def run(fn, x):
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            return eval_chunks(fn, x).float()
+            return [chunk.float() for chunk in eval_chunks(fn, x)]
     return run
 
 

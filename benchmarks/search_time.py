@@ -2,6 +2,7 @@
 
     python benchmarks/search_time.py                        # full default budget, 2 runs each
     python benchmarks/search_time.py --generations 2 --random-samples 10 --repeats 1  # minutes
+    python benchmarks/search_time.py --variants at:HEAD,new      # a commit vs the working tree
 
 Each run is a fresh process into a new folder, so the time includes start-up, loading the
 supernet and its images, the search, MoGA-A/B/C, the random sample and writing the results, as a
@@ -14,7 +15,9 @@ cache; the first "new" run of a fresh cache renders them once too). "new" runs w
 ``--processes 1``; "new-2proc" with ``--processes 2`` (one thread per process: the candidates of
 each generation split between two processes), what ``moga-zoo search`` picks by itself when two
 cores are idle; "new-glibc-default" is "new" with glibc's malloc thresholds left as they are
-(search_repro/allocator.py not applied, as before that change). The variants alternate
+(search_repro/allocator.py not applied, as before that change); "at:REV" is "new" as committed
+at git revision REV (a temporary worktree of this repository, first on ``PYTHONPATH``), to
+measure a change against the code before it. The variants alternate
 (A B C A B C). The script then compares the first run's final front of the first variant with
 that of each other: the same architectures, or else the
 hypervolume of each front (objectives as the search minimises them: -accuracy, latency, -params;
@@ -24,13 +27,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -68,19 +74,39 @@ def child_glibc_default(argv: list[str]) -> int:
     return reproduce.main(argv)
 
 
-def time_search(variant: str, out: Path, extra: list[str]) -> tuple[float, float]:
+def time_search(variant: str, out: Path, extra: list[str],
+                trees: dict[str, Path]) -> tuple[float, float]:
     """Wall and CPU seconds (user + system) of one search in a fresh process."""
     args = ["--out", str(out), "--no-progress", "--threads", "1", *extra]
     args += ["--processes", "2" if variant == "new-2proc" else "1"]
     child = {"previous": "--child-previous", "new-glibc-default": "--child-glibc-default"}
     cmd = ([sys.executable, __file__, child[variant], *args] if variant in child else
            [sys.executable, "-m", "search_repro.reproduce", *args])
+    tree = trees.get(variant, REPO)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(tree), os.environ.get("PYTHONPATH")]))}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+@contextmanager
+def worktrees(revisions: list[str], tmp: Path) -> Iterator[dict[str, Path]]:
+    """A detached git worktree of this repository at each revision, removed afterwards."""
+    trees: dict[str, Path] = {}
+    try:
+        for rev in revisions:
+            trees[rev] = tmp / f"tree-{len(trees)}"
+            subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(trees[rev]), rev],
+                           cwd=REPO, check=True)
+        yield trees
+    finally:
+        for path in trees.values():
+            subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=REPO,
+                           check=False)
 
 
 def _front(folder: Path) -> tuple[set[str], np.ndarray, np.ndarray]:
@@ -123,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma-separated, from %(default)s; the first is the baseline")
     a = p.parse_args(argv)
     variants = a.variants.split(",")
-    if len(variants) < 2 or not set(variants) <= set(VARIANTS):
-        p.error(f"--variants: two or more of {', '.join(VARIANTS)}")
+    known = [v in VARIANTS or (v.startswith("at:") and len(v) > 3) for v in variants]
+    if len(variants) < 2 or not all(known) or len(set(variants)) < len(variants):
+        p.error(f"--variants: two or more of {', '.join(VARIANTS)} or at:REV, each once")
     extra = []
     if a.generations is not None:
         extra += ["--generations", str(a.generations)]
@@ -133,15 +160,20 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_line())
     print(f"command: moga-zoo search --threads 1 {' '.join(extra)}".rstrip())
     times: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
-    with tempfile.TemporaryDirectory(prefix="search-time-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="search-time-") as tmp, \
+            worktrees([v[3:] for v in variants if v.startswith("at:")], Path(tmp)) as trees:
+        trees = {f"at:{rev}": path for rev, path in trees.items()}
         root = Path(a.keep) if a.keep else Path(tmp)
+        folders = {v: v.replace(":", "-") for v in variants}
         for r in range(a.repeats):
             for variant in variants:  # interleaved: A B A B
-                times[variant].append(time_search(variant, root / f"{variant}{r}", extra))
+                times[variant].append(time_search(variant, root / f"{folders[variant]}{r}",
+                                                  extra, trees))
                 wall, cpu = times[variant][-1]
                 print(f"  {variant} run {r + 1}: {wall:.0f} s wall, {cpu:.0f} s CPU", flush=True)
         base = variants[0]
-        fronts = {v: compare_fronts(root / f"{base}0", root / f"{v}0") for v in variants[1:]}
+        fronts = {v: compare_fronts(root / f"{folders[base]}0", root / f"{folders[v]}0")
+                  for v in variants[1:]}
     print("\n| variant | wall (s) | median wall (s) | CPU (s) | median CPU (s) |")
     print("|---|---|---|---|---|")
     for v in variants:

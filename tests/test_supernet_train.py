@@ -15,6 +15,8 @@ from supernet_helpers import fake_fashion_mnist
 
 from moga_zoo.cli import main as cli_main
 from search_repro.data import load_splits
+from search_repro.depthwise import speed_up_depthwise
+from search_repro.pointwise import speed_up_pointwise
 from search_repro.supernet import Supernet, fair_paths, fair_step, load_supernet
 from search_repro.supernet.fairness import coupling_at
 from search_repro.supernet.train import (StepBatchSampler, TrainConfig, main, make_optimizer,
@@ -100,7 +102,9 @@ def _simulate_two_ranks(root: Path) -> Supernet:
     data = load_splits(root, 32, 20, 0)
     torch.manual_seed(0)
     net = Supernet(num_classes=10, in_chans=1, channel_multiplier=0.25).train()
-    net = net.to(memory_format=torch.channels_last)  # as training does by default
+    net = net.to(memory_format=torch.channels_last)  # as training does by default,
+    speed_up_depthwise(net)  # with the same layers
+    speed_up_pointwise(net)
     optimizer = make_optimizer(net, cfg)
     paths = fair_paths(np.random.default_rng([0, 1, 0]), coupling_at(0, cfg.coupled_warmup_steps))
     grads = []

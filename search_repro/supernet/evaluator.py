@@ -11,7 +11,9 @@ architecture, so a repeated request costs nothing.
 
 Evaluation runs each calibrated block with its BatchNorms folded into the preceding convolutions
 (:func:`fold_batchnorm`: the same function, one pass fewer over the maps) on chunks of
-``eval_batch_size`` images small enough to stay in the CPU's caches.
+``eval_batch_size`` images small enough to stay in the CPU's caches; a block's outputs stay in
+those chunks for the next block (no copy into one tensor), and the 1x1 convolutions of pooled
+maps (squeeze-excitation, head) run as matrix products (:mod:`search_repro.pointwise`).
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from moga_zoo.search_space import (NUM_CHOICES, NUM_LAYERS, Architecture, check_
                                    space_hash)
 
 from search_repro.allocator import reuse_freed_memory
+from search_repro.pointwise import speed_up_pointwise
 from search_repro.progress import advance
 
 from .checkpoint import load_supernet
@@ -59,6 +62,7 @@ class EvaluatorSettings:
 
 
 Codes = tuple[int, ...]
+Chunks = list[torch.Tensor]  # the validation images (or a block's outputs), chunk by chunk
 
 
 def _bn_modules(module: nn.Module) -> list[_BatchNorm]:
@@ -78,7 +82,7 @@ class _Folded:
             names = list(parent._modules)
             for conv_name, bn_name in zip(names, names[1:]):
                 conv, bn = parent._modules[conv_name], parent._modules[bn_name]
-                if type(conv) is nn.Conv2d and isinstance(bn, nn.BatchNorm2d) \
+                if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) \
                         and bn.running_mean is not None:
                     if conv.bias is None:
                         conv.bias = nn.Parameter(torch.zeros(conv.out_channels))
@@ -126,7 +130,8 @@ class SupernetEvaluator:
     """Accuracy of architectures from one trained supernet (deterministic, batched, cached).
 
     The supernet passed in is put in eval mode and, with ``channels_last``, in that memory
-    format, in place. ``first_layer_cache_bytes`` bounds the memory kept for the first layer's
+    format, in place, and its 1x1 convolutions switched to :class:`~search_repro.pointwise.
+    PixelConv2d` (the same parameters). ``first_layer_cache_bytes`` bounds the memory kept for the first layer's
     outputs (0: keep none); it changes speed, never results. ``fold_bn`` False evaluates the
     calibrated blocks unfolded (float32 rounding differs; the benchmarks' baseline).
     """
@@ -146,11 +151,13 @@ class SupernetEvaluator:
         self._fmt, self._fold_bn = fmt, fold_bn
         self._twins: dict[int, tuple[_Folded, nn.Module]] = {}  # by id(); keeps the module
         self.supernet = supernet.eval().to(memory_format=fmt)
+        speed_up_pointwise(self.supernet)
         self.settings = settings
         self.source = dict(source or {})
         self._calib = [x.contiguous(memory_format=fmt) for x in calib_images[
             :settings.calib_batches * settings.calib_batch_size].split(settings.calib_batch_size)]
-        self._val = val_images.contiguous(memory_format=fmt)
+        self._val = list(val_images.contiguous(memory_format=fmt).split(
+            settings.eval_batch_size))
         self._labels = val_labels.long()
         self._cache: dict[Codes, float] = {}
         self._first_layer: dict[int, tuple[list[torch.Tensor], torch.Tensor]] = {}
@@ -224,7 +231,7 @@ class SupernetEvaluator:
         path = nn.ModuleList([net.conv_stem, net.bn1, net.first_block, net.last_block,
                               *(net.layers[i][c] for i, c in enumerate(codes))])
         _calibrate(path, self._calib, lambda x: net(x, codes))
-        return self._eval_chunks(lambda x: net(x, codes), self._val)
+        return torch.cat(self._eval_chunks(lambda x: net(x, codes), self._val))
 
     def naive_accuracy(self, codes: Sequence[int]) -> float:
         return self._acc(self.naive_logits(codes))
@@ -233,8 +240,8 @@ class SupernetEvaluator:
     def _acc(self, logits: torch.Tensor) -> float:
         return float((logits.argmax(1) == self._labels).double().mean())
 
-    def _eval_chunks(self, fn, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([fn(chunk) for chunk in x.split(self.settings.eval_batch_size)])
+    def _eval_chunks(self, fn, chunks: Chunks) -> Chunks:
+        return [fn(chunk) for chunk in chunks]
 
     def _folded(self, module: nn.Module) -> nn.Module:
         """``module`` with its BatchNorms folded (at their current statistics), unless
@@ -260,12 +267,12 @@ class SupernetEvaluator:
         return {a: self._acc(logits) for a, logits in self.prefix_logits(archs).items()}
 
     def _descend(self, depth: int, archs: list[Codes], calib: list[torch.Tensor],
-                 val: torch.Tensor, out: dict[Codes, torch.Tensor]) -> None:
+                 val: Chunks, out: dict[Codes, torch.Tensor]) -> None:
         net = self.supernet
         if depth == NUM_LAYERS:
             _calibrate(net.last_block, calib)
             last = self._folded(net.last_block)
-            logits = self._eval_chunks(lambda x: net.head(x, last), val)
+            logits = torch.cat(self._eval_chunks(lambda x: net.head(x, last), val))
             for a in archs:
                 out[a] = logits
             advance(len(archs))
@@ -282,7 +289,7 @@ class SupernetEvaluator:
                 next_val = self._eval_chunks(self._folded(block), val)
             self._descend(depth + 1, group, next_calib, next_val, out)
 
-    def _first_layer_outputs(self, code: int) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def _first_layer_outputs(self, code: int) -> tuple[list[torch.Tensor], Chunks]:
         """Calibration and validation outputs of the first layer's choice ``code``, kept when
         all 12 choices' outputs fit in ``first_layer_cache_bytes``."""
         if code in self._first_layer:
@@ -290,7 +297,7 @@ class SupernetEvaluator:
         block = self.supernet.layers[0][code]
         calib = _calibrate(block, self._stem_calib)
         outputs = (calib, self._eval_chunks(self._folded(block), self._stem_val))
-        size = sum(t.numel() * t.element_size() for t in (*outputs[0], outputs[1]))
+        size = sum(t.numel() * t.element_size() for t in (*outputs[0], *outputs[1]))
         if size * NUM_CHOICES <= self.first_layer_cache_bytes:
             self._first_layer[code] = outputs
         return outputs
