@@ -4,8 +4,9 @@
     python benchmarks/search_profile.py --generations 2 --random-samples 10     # a few minutes
 
 Runs the search (``moga-zoo search --threads 1`` settings) in a fresh process per run, once with
-today's evaluator ("new") and once with the evaluator as it was before issue 22 ("previous":
-unfolded BatchNorms, 1,000 images per pass, images rendered at every start), alternating
+today's evaluator ("new") and once with the evaluator's settings before issue 22 ("previous":
+unfolded BatchNorms, 1,000 images per pass, images rendered at every start; the rest of the
+code is today's), alternating
 (A B A B), and splits each run's CPU time (``time.process_time``: one thread, so on a quiet
 machine the wall time; on a busy one it leaves out the waits for a core) into: loading the
 proxy's images (rendering or the uint8 cache), loading the supernet and running its stem on the
@@ -71,7 +72,8 @@ def child(variant: str, out: str, extra: list[str]) -> None:
         spent["supernet + stem"] += time.process_time() - tic - (sum(spent.values()) - before)
         return ev
 
-    supernet.load_bundled_evaluator = load_evaluator
+    # both names: search_repro.supernet re-exports it, load_evaluator calls the module's own
+    supernet.load_bundled_evaluator = ev_module.load_bundled_evaluator = load_evaluator
     reproduce.main(["--out", out, "--no-progress", "--threads", "1", *extra])
     total = time.process_time() - began
     spent["everything else"] = total - sum(spent.values())

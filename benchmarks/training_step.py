@@ -17,8 +17,12 @@ alternating (A B A B ...):
 * ``depthwise gradient``: the baseline with the 5x5/7x7 stride-1 depthwise weight gradients
   computed as depthwise forward convolutions (search_repro/depthwise.py; the same numbers up to
   the order of sums);
-* ``both``: batched data and the depthwise gradient, today's default step (but for glibc's
-  malloc thresholds, which benchmarks/allocator.py measures: this process keeps glibc's own);
+* ``both``: batched data and the depthwise gradient (but for glibc's malloc thresholds, which
+  benchmarks/allocator.py measures: this process keeps glibc's own);
+* ``pointwise``: the baseline with the 1x1 convolutions of pooled maps (squeeze-excitation, the
+  head) as matrix products (search_repro/pointwise.py; the same numbers to rounding);
+* ``today``: batched data, the depthwise gradient and the pointwise matrix products: today's
+  default step (glibc's thresholds as for ``both``);
 * ``contiguous``: the NCHW memory format;
 * ``bf16 autocast``: forward passes under CPU bf16 autocast, only where /proc/cpuinfo lists
   avx512_bf16 or amx_bf16;
@@ -50,11 +54,18 @@ from machine import machine_line  # noqa: E402
 import moga_zoo  # noqa: E402
 from search_repro.data import _ImageTensor  # noqa: E402  (the datasets' class: the real data path)
 from search_repro.depthwise import depthwise_weight_grad, speed_up_depthwise  # noqa: E402
+from search_repro.pointwise import speed_up_pointwise  # noqa: E402
 from search_repro.proxy import CANVAS_PROXY  # noqa: E402
 from search_repro.supernet.fairness import fair_paths, fair_step  # noqa: E402
 from search_repro.supernet.model import Supernet  # noqa: E402
 from search_repro.supernet.train import StepBatchSampler, TrainConfig, make_optimizer  # noqa: E402
 from moga_zoo.search_space import MOGA_A  # noqa: E402
+
+
+# which variants take each change
+BATCHED = ("batched data", "both", "today")
+DEPTHWISE = ("depthwise gradient", "both", "today")
+POINTWISE = ("pointwise", "today")
 
 
 def native_bf16() -> bool:
@@ -90,15 +101,17 @@ def standalone(variant: str, steps: int, batch: int, data: _ImageTensor) -> tupl
     torch.manual_seed(0)
     model = moga_zoo.create(arch=MOGA_A, num_classes=10, in_chans=1,
                             **CANVAS_PROXY.model_kwargs()).to(memory_format=fmt).train()
-    if variant in ("depthwise gradient", "both"):
+    if variant in DEPTHWISE:
         speed_up_depthwise(model)
+    if variant in POINTWISE:
+        speed_up_pointwise(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=4e-5,
                           nesterov=True)
     fwd = torch.compile(model) if variant == "torch.compile" else model
     autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if variant == "bf16 autocast"
                 else contextlib.nullcontext())
     times = []
-    for x, y in _batches(data, batch, steps + 1, variant in ("batched data", "both"), fmt):
+    for x, y in _batches(data, batch, steps + 1, variant in BATCHED, fmt):
         tic = time.perf_counter()
         with autocast:
             loss = F.cross_entropy(fwd(x), y)
@@ -114,14 +127,16 @@ def supernet(variant: str, steps: int, batch: int, data: _ImageTensor) -> tuple[
     torch.manual_seed(0)
     net = Supernet(num_classes=10, in_chans=1, channel_multiplier=0.25,
                    strides=CANVAS_PROXY.strides).to(memory_format=fmt).train()
-    if variant in ("depthwise gradient", "both"):
+    if variant in DEPTHWISE:
         speed_up_depthwise(net)
+    if variant in POINTWISE:
+        speed_up_pointwise(net)
     opt = make_optimizer(net, TrainConfig(out=""))
     rng = np.random.default_rng(0)
     times = []
     autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if variant == "bf16 autocast"
                 else contextlib.nullcontext())
-    for x, y in _batches(data, batch, steps + 1, variant in ("batched data", "both"), fmt):
+    for x, y in _batches(data, batch, steps + 1, variant in BATCHED, fmt):
         tic = time.perf_counter()
         with autocast:
             fair_step(net, x, y, opt, fair_paths(rng))
@@ -184,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.onednn:
         onednn_report()
     data = _data()
-    variants = ["baseline", "batched data", "depthwise gradient", "both", "contiguous"] + (
+    variants = ["baseline", "batched data", "depthwise gradient", "both", "pointwise", "today",
+                "contiguous"] + (
         ["bf16 autocast"] if native_bf16() else [])
     if a.variants:
         asked = [v for v in a.variants.split(",") if v != "baseline"]

@@ -54,7 +54,8 @@ def test_only_1x1_convolutions_are_switched_and_keys_stay():
     assert speed_up_pointwise(model) == len(ones) > 0
     assert list(model.state_dict()) == keys
     assert type(model.conv_head) is PixelConv2d
-    assert all(type(m.conv_reduce) is PixelConv2d for m in model.modules() if hasattr(m, "conv_reduce"))
+    gates = [m for m in model.modules() if hasattr(m, "conv_reduce")]
+    assert gates and all(type(m.conv_reduce) is PixelConv2d for m in gates)
     for m in model.modules():
         if type(m) is nn.Conv2d:
             assert m.kernel_size != (1, 1) or m.groups > 1

@@ -130,9 +130,10 @@ class SupernetEvaluator:
     """Accuracy of architectures from one trained supernet (deterministic, batched, cached).
 
     The supernet passed in is put in eval mode and, with ``channels_last``, in that memory
-    format, in place, and its 1x1 convolutions switched to :class:`~search_repro.pointwise.
-    PixelConv2d` (the same parameters). ``first_layer_cache_bytes`` bounds the memory kept for the first layer's
-    outputs (0: keep none); it changes speed, never results. ``fold_bn`` False evaluates the
+    format, in place, and its 1x1 convolutions become
+    :class:`~search_repro.pointwise.PixelConv2d` (same parameters). ``first_layer_cache_bytes``
+    bounds the memory kept for the first layer's outputs (0: keep none); it changes speed, never
+    results. ``fold_bn`` False evaluates the
     calibrated blocks unfolded (float32 rounding differs; the benchmarks' baseline).
     """
 
