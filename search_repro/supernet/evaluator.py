@@ -58,7 +58,7 @@ class EvaluatorSettings:
     calib_batches: int = 4        # BN recalibration: train-mode batches of training images
     calib_batch_size: int = 128
     calib_seed: int = 0           # which training images calibrate
-    eval_batch_size: int = 250    # images per forward pass (speed only: small chunks stay in cache)
+    eval_batch_size: int = 250    # images per pass (speed; float32 rounding in the last bits)
 
 
 Codes = tuple[int, ...]
