@@ -94,14 +94,15 @@ def time_search(variant: str, out: Path, extra: list[str],
 
 
 @contextmanager
-def worktrees(revisions: list[str], tmp: Path) -> Iterator[dict[str, Path]]:
-    """A detached git worktree of this repository at each revision, removed afterwards."""
+def worktrees(variants: list[str], tmp: Path) -> Iterator[dict[str, Path]]:
+    """A detached git worktree of this repository for each ``at:REV`` variant, by variant,
+    removed afterwards."""
     trees: dict[str, Path] = {}
     try:
-        for rev in revisions:
-            trees[rev] = tmp / f"tree-{len(trees)}"
-            subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(trees[rev]), rev],
-                           cwd=REPO, check=True)
+        for variant in (v for v in variants if v.startswith("at:")):
+            trees[variant] = tmp / f"tree-{len(trees)}"
+            subprocess.run(["git", "worktree", "add", "--detach", "--quiet",
+                            str(trees[variant]), variant[3:]], cwd=REPO, check=True)
         yield trees
     finally:
         for path in trees.values():
@@ -161,8 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"command: moga-zoo search --threads 1 {' '.join(extra)}".rstrip())
     times: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
     with tempfile.TemporaryDirectory(prefix="search-time-") as tmp, \
-            worktrees([v[3:] for v in variants if v.startswith("at:")], Path(tmp)) as trees:
-        trees = {f"at:{rev}": path for rev, path in trees.items()}
+            worktrees(variants, Path(tmp)) as trees:
         root = Path(a.keep) if a.keep else Path(tmp)
         folders = {v: v.replace(":", "-") for v in variants}
         for r in range(a.repeats):

@@ -133,8 +133,8 @@ class SupernetEvaluator:
     format, in place, and its 1x1 convolutions become
     :class:`~search_repro.pointwise.PixelConv2d` (same parameters). ``first_layer_cache_bytes``
     bounds the memory kept for the first layer's outputs (0: keep none); it changes speed, never
-    results. ``fold_bn`` False evaluates the
-    calibrated blocks unfolded (float32 rounding differs; the benchmarks' baseline).
+    results. ``fold_bn`` False evaluates the calibrated blocks unfolded (float32 rounding
+    differs; the benchmarks' baseline).
     """
 
     def __init__(self, supernet: Supernet, calib_images: torch.Tensor, val_images: torch.Tensor,
@@ -161,7 +161,7 @@ class SupernetEvaluator:
             settings.eval_batch_size))
         self._labels = val_labels.long()
         self._cache: dict[Codes, float] = {}
-        self._first_layer: dict[int, tuple[list[torch.Tensor], torch.Tensor]] = {}
+        self._first_layer: dict[int, tuple[list[torch.Tensor], Chunks]] = {}
         self.first_layer_cache_bytes = first_layer_cache_bytes
         self.requested = 0      # architectures asked for (with repeats)
         self.computed = 0       # architectures actually scored
