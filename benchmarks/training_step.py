@@ -1,4 +1,4 @@
-"""Training steps per second on one thread: today's eager step against each candidate speed-up.
+"""Training steps per second on one thread: the step before issue 22 against each speed-up.
 
     python benchmarks/training_step.py --steps 3 --repeats 2        # a few minutes
     python benchmarks/training_step.py                               # 8 steps x 3 repeats
@@ -7,22 +7,27 @@
 Two workloads at the proxy's reference recipe (64 px turned canvas shapes, width 0.25, the
 proxy's strides, SGD nesterov): a stand-alone step of MoGA-A at batch 128 (search_repro/
 standalone.py) and a strict-fairness supernet step (12 paths) at batch 256
-(search_repro/supernet/train.py). Variants, each against the baseline in the same run,
-alternating (A B A B ...):
+(search_repro/supernet/train.py). Each timed block runs in a fresh process, the variants
+alternating (A B A B ...), so that each starts from glibc's own malloc settings:
 
 * ``baseline``: the step before issue 22 (eager, channels_last, float32, a DataLoader over
-  per-image items, oneDNN's own depthwise weight gradients);
+  per-image items, oneDNN's own depthwise weight gradients, glibc's malloc thresholds, the
+  supernet's stem run on every path);
 * ``batched data``: the baseline with the batch cut from the uint8 images in one go (the same
   numbers);
 * ``depthwise gradient``: the baseline with the 5x5/7x7 stride-1 depthwise weight gradients
   computed as depthwise forward convolutions (search_repro/depthwise.py; the same numbers up to
   the order of sums);
-* ``both``: batched data and the depthwise gradient (but for glibc's malloc thresholds, which
-  benchmarks/allocator.py measures: this process keeps glibc's own);
+* ``both``: batched data and the depthwise gradient;
 * ``pointwise``: the baseline with the 1x1 convolutions of pooled maps (squeeze-excitation, the
   head) as matrix products (search_repro/pointwise.py; the same numbers to rounding);
-* ``today``: batched data, the depthwise gradient and the pointwise matrix products: today's
-  default step (glibc's thresholds as for ``both``);
+* ``today``: batched data, the depthwise gradient and the pointwise matrix products (the step of
+  issue 22's third round, as measured then);
+* ``allocator``: the baseline with glibc's malloc thresholds raised (search_repro/allocator.py;
+  the same numbers);
+* ``shared stem`` (supernet only): the baseline with the stem run once for 11 of the 12 paths
+  (search_repro/supernet/fairness.py; the same numbers to rounding);
+* ``default step``: all of the above, the default path of both trainers now;
 * ``contiguous``: the NCHW memory format;
 * ``bf16 autocast``: forward passes under CPU bf16 autocast, only where /proc/cpuinfo lists
   avx512_bf16 or amx_bf16;
@@ -38,7 +43,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import json
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -52,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_line  # noqa: E402
 
 import moga_zoo  # noqa: E402
+from search_repro.allocator import reuse_freed_memory  # noqa: E402
 from search_repro.data import _ImageTensor  # noqa: E402  (the datasets' class: the real data path)
 from search_repro.depthwise import depthwise_weight_grad, speed_up_depthwise  # noqa: E402
 from search_repro.pointwise import speed_up_pointwise  # noqa: E402
@@ -63,9 +71,11 @@ from moga_zoo.search_space import MOGA_A  # noqa: E402
 
 
 # which variants take each change
-BATCHED = ("batched data", "both", "today")
-DEPTHWISE = ("depthwise gradient", "both", "today")
-POINTWISE = ("pointwise", "today")
+BATCHED = ("batched data", "both", "today", "default step")
+DEPTHWISE = ("depthwise gradient", "both", "today", "default step")
+POINTWISE = ("pointwise", "today", "default step")
+ALLOCATOR = ("allocator", "default step")
+SHARED_STEM = ("shared stem", "default step")
 
 
 def native_bf16() -> bool:
@@ -139,7 +149,7 @@ def supernet(variant: str, steps: int, batch: int, data: _ImageTensor) -> tuple[
     for x, y in _batches(data, batch, steps + 1, variant in BATCHED, fmt):
         tic = time.perf_counter()
         with autocast:
-            fair_step(net, x, y, opt, fair_paths(rng))
+            fair_step(net, x, y, opt, fair_paths(rng), share_stem=variant in SHARED_STEM)
         times.append(time.perf_counter() - tic)
     return times[0], steps / sum(times[1:])
 
@@ -183,6 +193,27 @@ def onednn_report() -> None:
               f"depthwise forward convolution {ms['as a depthwise forward convolution']:.1f} ms")
 
 
+WORKLOADS = {"standalone": (standalone, 128), "supernet": (supernet, 256)}
+
+
+def run_block(workload: str, variant: str, steps: int) -> tuple[float, float]:
+    """One timed block in this process (fresh, as main() starts it)."""
+    torch.set_num_threads(1)
+    if variant in ALLOCATOR:
+        reuse_freed_memory()
+    fn, batch = WORKLOADS[workload]
+    return fn(variant, steps, batch, _data())
+
+
+def _fresh_block(workload: str, variant: str, steps: int) -> tuple[float, float]:
+    out = subprocess.run([sys.executable, __file__, "--block", workload, variant,
+                          "--steps", str(steps)], capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"{workload} / {variant} failed:\n{out.stderr[-2000:]}")
+    first, rate = json.loads(out.stdout.strip().splitlines()[-1])
+    return first, rate
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=8, help="timed steps per block")
@@ -192,15 +223,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workloads", default="standalone,supernet")
     p.add_argument("--variants", default="", help="comma-separated variants besides the "
                    "baseline (default: all that apply here)")
+    p.add_argument("--block", nargs=2, metavar=("WORKLOAD", "VARIANT"), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.block:
+        print(json.dumps(run_block(*a.block, a.steps)))
+        return 0
     torch.set_num_threads(1)
     print(machine_line())
     print(f"native bf16 on this CPU: {native_bf16()}")
     if a.onednn:
         onednn_report()
-    data = _data()
     variants = ["baseline", "batched data", "depthwise gradient", "both", "pointwise", "today",
-                "contiguous"] + (
+                "allocator", "shared stem", "default step", "contiguous"] + (
         ["bf16 autocast"] if native_bf16() else [])
     if a.variants:
         asked = [v for v in a.variants.split(",") if v != "baseline"]
@@ -209,17 +243,17 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--variants: unknown {', '.join(sorted(unknown))}; from "
                     f"{', '.join(variants[1:])}")
         variants = ["baseline"] + asked
-    workloads = {"standalone": (standalone, 128), "supernet": (supernet, 256)}
     print("\n| workload | variant | steps/s (median) | vs baseline | first block (s) |")
     print("|---|---|---|---|---|")
     for name in a.workloads.split(","):
-        fn, batch = workloads[name]
-        names = variants + (["torch.compile"] if a.compile and name == "standalone" else [])
+        batch = WORKLOADS[name][1]
+        names = [v for v in variants if name == "supernet" or v != "shared stem"] + (
+            ["torch.compile"] if a.compile and name == "standalone" else [])
         rates: dict[str, list[float]] = {v: [] for v in names}
         first: dict[str, float] = {}
         for _ in range(a.repeats):
             for v in names:  # A B A B
-                warm, rate = fn(v, a.steps, batch, data)
+                warm, rate = _fresh_block(name, v, a.steps)
                 rates[v].append(rate)
                 first.setdefault(v, warm)
         base = statistics.median(rates["baseline"])

@@ -65,7 +65,7 @@ def test_every_choice_gets_exactly_one_gradient_and_one_update():
     paths = fair_paths(np.random.default_rng(3))
     fair_step(net, x, y, optimizer, paths)
     assert (counts == 1).all(), counts
-    assert len(stem_count) == NUM_CHOICES and len(steps) == 1
+    assert len(stem_count) == 2 and len(steps) == 1  # the stem: once for 11 paths, once for one
 
     # the accumulated gradient of a choice block is the gradient of its one path; the stem's is
     # the mean over the 12 paths
@@ -102,3 +102,30 @@ def test_mixed_precision_step_runs_in_bf16_and_follows_the_float32_step():
                                    for q, q0 in zip(m.parameters(), start)]) for m in (net, twin))
     assert float(F.cosine_similarity(update, update32, dim=0)) > 0.6
     assert not torch.equal(update, update32)
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_the_shared_stem_moves_batchnorm_statistics_as_twelve_runs(momentum):
+    torch.manual_seed(0)
+    net = Supernet(**TINY, drop_rate=0.0).train()
+    randomise_bn(net)
+    stem_bns = [m for m in net.stem_modules().modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for bn in stem_bns:
+        bn.momentum = momentum
+        bn.num_batches_tracked.fill_(3)
+    reference = copy.deepcopy(net)
+    before = [bn.running_mean.clone() for bn in stem_bns]
+    x, y = torch.randn(6, 1, 32, 32), torch.randint(0, 10, (6,))
+    paths = fair_paths(np.random.default_rng(3))
+    fair_step(net, x, y, torch.optim.SGD(net.parameters(), lr=0.0), paths)
+    with torch.no_grad():
+        for path in paths:  # the stem as it ran before it was shared: once per path
+            reference(x, path.tolist())
+    ref_bns = [m for m in reference.stem_modules().modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(stem_bns) >= 2
+    for bn, ref, mean0 in zip(stem_bns, ref_bns, before):
+        assert bn.momentum == momentum  # restored
+        assert (bn.running_mean - mean0).abs().max() > 1e-3  # the statistics did move
+        assert int(bn.num_batches_tracked) == int(ref.num_batches_tracked) == 3 + NUM_CHOICES
+        torch.testing.assert_close(bn.running_mean, ref.running_mean, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(bn.running_var, ref.running_var, rtol=1e-5, atol=1e-6)

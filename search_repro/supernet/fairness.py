@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn as nn
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
 
 from moga_zoo.search_space import NUM_CHOICES, NUM_LAYERS
@@ -42,6 +44,7 @@ def fair_step(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = nn.functional.cross_entropy,
     clip_grad_norm: float | None = None,
     mixed_precision: bool = False,
+    share_stem: bool = True,
 ) -> float:
     """Run the 12 ``paths`` on the same batch, accumulate their gradients, make one update.
 
@@ -53,21 +56,36 @@ def fair_step(
     ``model`` is a :class:`~search_repro.supernet.Supernet` or a DDP wrapper of one (built with
     ``find_unused_parameters=True``); under DDP gradients are synchronised once, on the last path.
     ``mixed_precision`` runs the forward passes under bf16 autocast (the loss in float32).
+
+    The stem (stem convolution and first block: no dropout, so the same output on every path)
+    runs once for all paths but the last, which runs it again so that DDP's synchronising pass
+    sees the whole graph; its BatchNorm statistics move as they would over 11 runs, and its
+    gradient is the same sum to float32 rounding. ``share_stem`` False runs it on every path.
     Returns the mean loss over the paths.
     """
     optimizer.zero_grad(set_to_none=True)
+    ddp = isinstance(model, DistributedDataParallel)
+    shared = model.module if ddp else model
+    autocast = functools.partial(torch.autocast, images.device.type, dtype=torch.bfloat16,
+                                 enabled=mixed_precision)
+    stem_out = None
+    if share_stem and len(paths) > 1:
+        with _statistics_of_runs(shared.stem_modules(), len(paths) - 1), autocast():
+            stem_out = shared.stem(images)
+        stem_in = stem_out.detach().requires_grad_()
     total = 0.0
     for k, path in enumerate(paths):
         last = k == len(paths) - 1
-        sync = isinstance(model, DistributedDataParallel) and not last
-        with model.no_sync() if sync else contextlib.nullcontext():
-            with torch.autocast(images.device.type, dtype=torch.bfloat16,
-                                enabled=mixed_precision):
-                logits = model(images, path.tolist())
+        if last and stem_out is not None:  # the other paths' stem gradient, before DDP syncs
+            with model.no_sync() if ddp else contextlib.nullcontext():
+                stem_out.backward(stem_in.grad)
+        with model.no_sync() if ddp and not last else contextlib.nullcontext():
+            with autocast():
+                logits = (model(images, path.tolist()) if last or stem_out is None
+                          else model(stem_in, path.tolist(), after_stem=True))
             loss = loss_fn(logits.float(), labels)
             loss.backward()
         total += float(loss.detach())
-    shared = model.module if isinstance(model, DistributedDataParallel) else model
     for p in shared.shared_parameters():  # used by every path: mean, not sum, of 12 gradients
         if p.grad is not None:
             p.grad.div_(len(paths))
@@ -76,3 +94,21 @@ def fair_step(
     optimizer.step()
     return total / len(paths)
 
+
+@contextlib.contextmanager
+def _statistics_of_runs(module: nn.Module, runs: int):
+    """Within the context, one train-mode forward pass moves each BatchNorm's running
+    statistics (and its batch count) as ``runs`` passes on the same batch would."""
+    bns = [m for m in module.modules()
+           if isinstance(m, _BatchNorm) and m.training and m.track_running_stats]
+    saved = [bn.momentum for bn in bns]
+    for bn in bns:
+        seen = int(bn.num_batches_tracked)  # momentum None: a cumulative average
+        bn.momentum = (runs / (seen + runs) if bn.momentum is None
+                       else 1.0 - (1.0 - bn.momentum) ** runs)
+    try:
+        yield
+    finally:
+        for bn, momentum in zip(bns, saved):
+            bn.momentum = momentum
+            bn.num_batches_tracked.add_(runs - 1)

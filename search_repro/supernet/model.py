@@ -77,11 +77,14 @@ class Supernet(nn.Module):
             x = F.dropout(x, p=self.drop_rate, training=self.training)
         return self.classifier(x)
 
-    def forward(self, x: torch.Tensor, codes: Sequence[int]) -> torch.Tensor:
-        """Logits of the single path ``codes`` (one integer code per searchable layer)."""
+    def forward(self, x: torch.Tensor, codes: Sequence[int], after_stem: bool = False
+                ) -> torch.Tensor:
+        """Logits of the single path ``codes`` (one integer code per searchable layer);
+        ``after_stem``: ``x`` is already :meth:`stem`'s output."""
         if len(codes) != NUM_LAYERS:
             raise ValueError(f"a path has {NUM_LAYERS} codes, got {len(codes)}")
-        x = self.stem(x)
+        if not after_stem:
+            x = self.stem(x)
         for layer, code in zip(self.layers, codes):
             x = layer[code](x)
         return self.head(x)
