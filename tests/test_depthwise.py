@@ -1,5 +1,6 @@
-"""The depthwise weight gradient as a forward convolution: the gradients of oneDNN's own path
-(and of numerical differentiation), switched only where it applies, and the same training."""
+"""The depthwise weight gradient as a forward convolution (stride 1) or from the input's phases
+(stride 2): the gradients of oneDNN's own path (and of numerical differentiation and a direct
+sum), switched only where it applies, and the same training."""
 from __future__ import annotations
 
 import copy
@@ -11,24 +12,28 @@ import torch.nn.functional as F
 
 import moga_zoo
 from moga_zoo.search_space import MOGA_A, Architecture
-from search_repro.depthwise import DepthwiseConv2d, depthwise_weight_grad, speed_up_depthwise
+import numpy as np
+
+from search_repro.depthwise import (DepthwiseConv2d, depthwise_weight_grad, speed_up_depthwise,
+                                    strided_depthwise_weight_grad)
 from search_repro.pointwise import speed_up_pointwise
 from search_repro.proxy import CANVAS_PROXY
 
 
-def _pair(kernel: int, channels: int = 24, fmt=torch.channels_last):
+def _pair(kernel: int, channels: int = 24, fmt=torch.channels_last, stride: int = 1):
     torch.manual_seed(kernel)
-    plain = nn.Conv2d(channels, channels, kernel, padding=kernel // 2, groups=channels,
-                      bias=False).to(memory_format=fmt)
+    plain = nn.Conv2d(channels, channels, kernel, stride=stride, padding=kernel // 2,
+                      groups=channels, bias=False).to(memory_format=fmt)
     fast = copy.deepcopy(plain)
     assert speed_up_depthwise(fast) == 1 and type(fast) is DepthwiseConv2d
     return plain, fast
 
 
 @pytest.mark.parametrize("fmt", [torch.channels_last, torch.contiguous_format])
-@pytest.mark.parametrize("kernel,size", [(5, 4), (7, 4), (7, 9), (5, 16)])
-def test_gradients_equal_onednn(kernel, size, fmt):
-    plain, fast = _pair(kernel, fmt=fmt)
+@pytest.mark.parametrize("kernel,size,stride", [(5, 4, 1), (7, 4, 1), (7, 9, 1), (5, 16, 1),
+                                                (5, 8, 2), (7, 8, 2), (5, 32, 2), (7, 16, 2)])
+def test_gradients_equal_onednn(kernel, size, stride, fmt):
+    plain, fast = _pair(kernel, fmt=fmt, stride=stride)
     x = torch.randn(8, 24, size, size).contiguous(memory_format=fmt).requires_grad_()
     x_fast = x.detach().clone().requires_grad_()
     out, out_fast = plain(x), fast(x_fast)
@@ -42,10 +47,30 @@ def test_gradients_equal_onednn(kernel, size, fmt):
     torch.testing.assert_close(fast.weight.grad, plain.weight.grad, rtol=1e-4, atol=1e-6 * scale)
 
 
-def test_weight_gradient_against_numerical_differentiation():
-    conv = DepthwiseConv2d(6, 6, 5, padding=2, groups=6, bias=False).double()
-    x = torch.randn(2, 6, 7, 7, dtype=torch.float64, requires_grad=True)
+@pytest.mark.parametrize("kernel,stride,size", [(5, 1, 7), (5, 2, 8), (7, 2, 6)])
+def test_weight_gradient_against_numerical_differentiation(kernel, stride, size):
+    conv = DepthwiseConv2d(6, 6, kernel, stride=stride, padding=kernel // 2, groups=6,
+                           bias=False).double()
+    x = torch.randn(2, 6, size, size, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(conv, (x,))
+
+
+@pytest.mark.parametrize("kernel", [5, 7])
+def test_strided_weight_gradient_is_the_sum_over_taps(kernel):
+    """Against the definition: tap (i, j) sums the padded input at (2y + i, 2x + j) times the
+    output gradient at (y, x), over images and positions."""
+    pad, size = kernel // 2, 10
+    x = torch.randn(3, 4, size, size, dtype=torch.float64)
+    grad = torch.randn(3, 4, size // 2, size // 2, dtype=torch.float64)
+    padded = np.pad(x.numpy(), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    expected = np.zeros((4, 1, kernel, kernel))
+    for i in range(kernel):
+        for j in range(kernel):
+            window = padded[:, :, i:i + size:2, j:j + size:2]
+            expected[:, 0, i, j] = np.einsum("ncyx,ncyx->c", window, grad.numpy())
+    got = strided_depthwise_weight_grad(x.contiguous(memory_format=torch.channels_last), grad,
+                                        (kernel, kernel), (pad, pad))
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_asymmetric_kernel_and_padding():
@@ -56,19 +81,22 @@ def test_asymmetric_kernel_and_padding():
                                rtol=1e-5, atol=1e-5)
 
 
-def test_only_large_stride1_depthwise_convolutions_are_switched():
+def test_only_large_depthwise_convolutions_are_switched():
     arch = Architecture.parse("-".join(["e3k3", "e6k5", "e3k7se", "e6k3se"] * 3 + ["e3k5", "e6k7"]))
     model = moga_zoo.create(arch=arch, num_classes=10, in_chans=1, **CANVAS_PROXY.model_kwargs())
     keys = list(model.state_dict())
-    expected = sum(1 for block, stride in zip(str(arch).split("-"), CANVAS_PROXY.strides)
-                   if stride == 1 and block[3] in "57")
+    blocks = list(zip(str(arch).split("-"), CANVAS_PROXY.strides))
+    expected = sum(1 for block, _ in blocks if block[3] in "57")
+    assert any(s == 2 and b[3] in "57" for b, s in blocks)  # both strides are covered
     assert speed_up_depthwise(model) == expected > 0
     assert list(model.state_dict()) == keys
     for name, module in model.named_modules():
         if isinstance(module, DepthwiseConv2d):
-            assert module.stride == (1, 1) and module.kernel_size[0] >= 5 and "conv_dw" in name
+            assert module.kernel_size[0] >= 5 and "conv_dw" in name
         elif isinstance(module, nn.Conv2d) and module.groups > 1:
-            assert module.stride != (1, 1) or module.kernel_size[0] == 3
+            assert module.kernel_size[0] == 3
+    dilated = nn.Conv2d(8, 8, 5, stride=2, padding=4, dilation=2, groups=8, bias=False)
+    assert speed_up_depthwise(dilated) == 0
 
 
 def test_evaluation_and_large_planes_take_the_plain_path(monkeypatch):
@@ -84,9 +112,17 @@ def test_evaluation_and_large_planes_take_the_plain_path(monkeypatch):
     x = torch.randn(2, 24, 16, 16, requires_grad=True)
     fast(x).sum().backward()
     assert calls  # 16 x 16: the forward formulation
+    plain, fast = _pair(5, stride=2)
+    calls.clear()
+    x = torch.randn(2, 24, 9, 9, requires_grad=True)
+    fast(x).sum().backward()
+    assert not calls and x.grad.abs().sum() > 0  # odd planes have no even/odd phases
+    x = torch.randn(2, 24, 32, 32, requires_grad=True)
+    fast(x).sum().backward()
+    assert calls  # stride 2 on even planes of any size: the phases
 
 
-@pytest.mark.parametrize("switch,switched", [(speed_up_depthwise, 6), (speed_up_pointwise, 43)])
+@pytest.mark.parametrize("switch,switched", [(speed_up_depthwise, 7), (speed_up_pointwise, 43)])
 def test_a_network_trains_the_same(switch, switched):
     """Either switch (this module's, or search_repro/pointwise.py's) trains MoGA-A the same."""
     torch.manual_seed(0)
