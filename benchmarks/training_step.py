@@ -15,14 +15,14 @@ alternating (A B A B ...), so that each starts from glibc's own malloc settings:
   supernet's stem run on every path);
 * ``batched data``: the baseline with the batch cut from the uint8 images in one go (the same
   numbers);
-* ``depthwise gradient``: the baseline with the 5x5/7x7 stride-1 depthwise weight gradients
-  computed as depthwise forward convolutions (search_repro/depthwise.py; the same numbers up to
-  the order of sums);
+* ``depthwise gradient``: the baseline with the 5x5/7x7 depthwise weight gradients computed as
+  depthwise forward convolutions (stride 1) or from the input's even/odd phases (stride 2)
+  (search_repro/depthwise.py; the same numbers up to the order of sums);
 * ``both``: batched data and the depthwise gradient;
 * ``pointwise``: the baseline with the 1x1 convolutions of pooled maps (squeeze-excitation, the
   head) as matrix products (search_repro/pointwise.py; the same numbers to rounding);
 * ``today``: batched data, the depthwise gradient and the pointwise matrix products (the step of
-  issue 22's third round, as measured then);
+  issue 22's third round, with today's depthwise gradient);
 * ``allocator``: the baseline with glibc's malloc thresholds raised (search_repro/allocator.py;
   the same numbers);
 * ``shared stem`` (supernet only): the baseline with the stem run once for 11 of the 12 paths
@@ -61,7 +61,8 @@ from machine import machine_line  # noqa: E402
 import moga_zoo  # noqa: E402
 from search_repro.allocator import reuse_freed_memory  # noqa: E402
 from search_repro.data import _ImageTensor  # noqa: E402  (the datasets' class: the real data path)
-from search_repro.depthwise import depthwise_weight_grad, speed_up_depthwise  # noqa: E402
+from search_repro.depthwise import (depthwise_weight_grad, speed_up_depthwise,  # noqa: E402
+                                    strided_depthwise_weight_grad)
 from search_repro.pointwise import speed_up_pointwise  # noqa: E402
 from search_repro.proxy import CANVAS_PROXY  # noqa: E402
 from search_repro.supernet.fairness import fair_paths, fair_step  # noqa: E402
@@ -191,6 +192,23 @@ def onednn_report() -> None:
         ms = {name: statistics.median(t[1:]) * 1e3 for name, t in took.items()}
         print(f"  {k}x{k} on {size}x{size}: oneDNN ({kernels[k]}) {ms['oneDNN']:.1f} ms, as a "
               f"depthwise forward convolution {ms['as a depthwise forward convolution']:.1f} ms")
+    print("stride 2, the same channels:")
+    for k, size in itertools.product((5, 7), (8, 16, 32)):
+        x = torch.randn(128, 48, size, size).contiguous(memory_format=torch.channels_last)
+        g = torch.randn(128, 48, size // 2, size // 2).contiguous(memory_format=torch.channels_last)
+        calls = {"oneDNN": lambda: torch.nn.grad.conv2d_weight(
+                     x, (48, 1, k, k), g, stride=2, padding=k // 2, groups=48),
+                 "from the phases": lambda: strided_depthwise_weight_grad(
+                     x, g, (k, k), (k // 2, k // 2))}
+        took = {name: [] for name in calls}
+        for _ in range(6):  # the first of each is a warm-up
+            for name, call in calls.items():
+                tic = time.perf_counter()
+                call()
+                took[name].append(time.perf_counter() - tic)
+        ms = {name: statistics.median(t[1:]) * 1e3 for name, t in took.items()}
+        print(f"  {k}x{k} on {size}x{size}: oneDNN {ms['oneDNN']:.1f} ms, from the phases "
+              f"{ms['from the phases']:.1f} ms")
 
 
 WORKLOADS = {"standalone": (standalone, 128), "supernet": (supernet, 256)}
