@@ -155,6 +155,17 @@ def supernet(variant: str, steps: int, batch: int, data: _ImageTensor) -> tuple[
     return times[0], steps / sum(times[1:])
 
 
+def _alternating_ms(calls: dict) -> dict[str, float]:
+    """Median milliseconds of 5 calls of each, alternating, after one warm-up call each."""
+    took: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(6):
+        for name, call in calls.items():
+            tic = time.perf_counter()
+            call()
+            took[name].append(time.perf_counter() - tic)
+    return {name: statistics.median(t[1:]) * 1e3 for name, t in took.items()}
+
+
 def onednn_report() -> None:
     """Which oneDNN kernel computes a depthwise weight gradient in channels_last, by filter size
     (its verbose log), and the time of that gradient against search_repro/depthwise.py's."""
@@ -183,13 +194,7 @@ def onednn_report() -> None:
                      [False, True, False]),
                  "as a depthwise forward convolution": lambda: depthwise_weight_grad(
                      x, x, (k // 2, k // 2))}
-        took = {name: [] for name in calls}
-        for _ in range(6):  # the first of each is a warm-up
-            for name, call in calls.items():
-                tic = time.perf_counter()
-                call()
-                took[name].append(time.perf_counter() - tic)
-        ms = {name: statistics.median(t[1:]) * 1e3 for name, t in took.items()}
+        ms = _alternating_ms(calls)
         print(f"  {k}x{k} on {size}x{size}: oneDNN ({kernels[k]}) {ms['oneDNN']:.1f} ms, as a "
               f"depthwise forward convolution {ms['as a depthwise forward convolution']:.1f} ms")
     print("stride 2, the same channels:")
@@ -200,13 +205,7 @@ def onednn_report() -> None:
                      x, (48, 1, k, k), g, stride=2, padding=k // 2, groups=48),
                  "from the phases": lambda: strided_depthwise_weight_grad(
                      x, g, (k, k), (k // 2, k // 2))}
-        took = {name: [] for name in calls}
-        for _ in range(6):  # the first of each is a warm-up
-            for name, call in calls.items():
-                tic = time.perf_counter()
-                call()
-                took[name].append(time.perf_counter() - tic)
-        ms = {name: statistics.median(t[1:]) * 1e3 for name, t in took.items()}
+        ms = _alternating_ms(calls)
         print(f"  {k}x{k} on {size}x{size}: oneDNN {ms['oneDNN']:.1f} ms, from the phases "
               f"{ms['from the phases']:.1f} ms")
 
