@@ -123,12 +123,17 @@ class DepthwiseConv2d(nn.Conv2d):
     (stride 1) or :func:`strided_depthwise_weight_grad` (stride 2)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type != "cpu" or not torch.is_grad_enabled() or \
-                not (x.requires_grad or self.weight.requires_grad) or (
-                    x.shape[-2] * x.shape[-1] > MAX_PLANE if self.stride == (1, 1)
-                    else x.shape[-2] % 2 or x.shape[-1] % 2):
+        if not self._faster_on(x):
             return super().forward(x)
         return _DepthwiseConvolution.apply(x, self.weight, self.stride, self.padding)
+
+    def _faster_on(self, x: torch.Tensor) -> bool:
+        if x.device.type != "cpu" or not torch.is_grad_enabled() or \
+                not (x.requires_grad or self.weight.requires_grad):
+            return False
+        if self.stride == (1, 1):
+            return x.shape[-2] * x.shape[-1] <= MAX_PLANE
+        return x.shape[-2] % 2 == 0 and x.shape[-1] % 2 == 0  # even planes split into phases
 
 
 def _eligible(conv: nn.Module) -> bool:
