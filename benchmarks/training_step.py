@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
@@ -61,8 +62,8 @@ from machine import machine_line  # noqa: E402
 import moga_zoo  # noqa: E402
 from search_repro.allocator import reuse_freed_memory  # noqa: E402
 from search_repro.data import _ImageTensor  # noqa: E402  (the datasets' class: the real data path)
-from search_repro.depthwise import (depthwise_weight_grad, speed_up_depthwise,  # noqa: E402
-                                    strided_depthwise_weight_grad)
+from search_repro.depthwise import (depthwise_input_grad, depthwise_weight_grad,  # noqa: E402
+                                    speed_up_depthwise, strided_depthwise_weight_grad)
 from search_repro.pointwise import speed_up_pointwise  # noqa: E402
 from search_repro.proxy import CANVAS_PROXY  # noqa: E402
 from search_repro.supernet.fairness import fair_paths, fair_step  # noqa: E402
@@ -208,6 +209,27 @@ def onednn_report() -> None:
         ms = _alternating_ms(calls)
         print(f"  {k}x{k} on {size}x{size}: oneDNN {ms['oneDNN']:.1f} ms, from the phases "
               f"{ms['from the phases']:.1f} ms")
+    print("input gradient, the same channels (conv2d_input, depthwise.py's path before issue 22's "
+          "fifth round, gives oneDNN a placeholder for the input):")
+    for k, stride, size in itertools.product((5, 7), (1, 2), (4, 8, 16, 32)):
+        if stride == 1 and size > 16 or stride == 2 and size < 8:
+            continue
+        x = torch.randn(128, 48, size, size).contiguous(memory_format=torch.channels_last)
+        w = nn.Conv2d(48, 48, k, groups=48, bias=False).to(  # as in a channels_last model
+            memory_format=torch.channels_last).weight.detach()
+        g = torch.randn(128, 48, size // stride, size // stride).contiguous(
+            memory_format=torch.channels_last)
+        calls = {"conv2d_input": lambda: torch.nn.grad.conv2d_input(
+                     x.shape, w, g, stride=stride, padding=k // 2, groups=48),
+                 "oneDNN": lambda: torch.ops.aten.convolution_backward(
+                     g, x, w, None, [stride] * 2, [k // 2] * 2, [1, 1], False, [0, 0], 48,
+                     [True, False, False]),
+                 "depthwise_input_grad": lambda: depthwise_input_grad(
+                     x, w, g, (stride, stride), (k // 2, k // 2))}
+        ms = _alternating_ms(calls)
+        print(f"  {k}x{k} stride {stride} on {size}x{size}: conv2d_input "
+              f"{ms['conv2d_input']:.2f} ms, oneDNN given the input {ms['oneDNN']:.2f} ms, "
+              f"depthwise_input_grad {ms['depthwise_input_grad']:.2f} ms")
 
 
 WORKLOADS = {"standalone": (standalone, 128), "supernet": (supernet, 256)}

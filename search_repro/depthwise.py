@@ -1,4 +1,4 @@
-"""A faster weight gradient for the large depthwise convolutions of CPU training.
+"""Faster gradients for the large depthwise convolutions of CPU training.
 
 oneDNN computes the weight gradient of a 3x3 depthwise convolution with a depthwise kernel, but
 of a 5x5 or 7x7 one with its generic grouped convolution, several times slower per
@@ -19,6 +19,11 @@ and the forward formulation does not apply. There the input splits into its four
 phases, and each filter tap is a stride-1 correlation of one phase with the output gradient
 (shifted by a row or column for the outer taps of 7x7 filters): 3x3 weight gradients with
 padding 1, which oneDNN's depthwise kernel computes, on planes of any size.
+
+The input gradient (:func:`depthwise_input_grad`) is, for stride 1, the forward depthwise
+convolution of the output gradient with the flipped filters, which oneDNN runs faster than its
+own backward on the proxy's planes; for stride 2 it is oneDNN's own backward, given the saved
+input (with only its shape, as ``torch.nn.grad.conv2d_input`` gives it, oneDNN was slower).
 """
 from __future__ import annotations
 
@@ -26,8 +31,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["DepthwiseConv2d", "depthwise_weight_grad", "strided_depthwise_weight_grad",
-           "speed_up_depthwise"]
+__all__ = ["DepthwiseConv2d", "depthwise_input_grad", "depthwise_weight_grad",
+           "strided_depthwise_weight_grad", "speed_up_depthwise"]
 
 #: Smallest kernel switched: oneDNN's own depthwise weight gradient covers 3x3.
 MIN_KERNEL = 5
@@ -35,6 +40,20 @@ MIN_KERNEL = 5
 #: it was slower than oneDNN's own gradient for 5x5 filters (``benchmarks/training_step.py
 #: --onednn``).
 MAX_PLANE = 16 * 16
+
+
+def depthwise_input_grad(x: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor,
+                         stride: tuple[int, int], padding: tuple[int, int]) -> torch.Tensor:
+    """The gradient, shaped and laid out like ``x`` ``(N, C, H, W)``, of a depthwise convolution
+    of ``x`` with ``weight`` ``(C, 1, kh, kw)``, zero ``padding`` and ``stride``, from the
+    gradient of its output."""
+    kernel = weight.shape[2:]
+    if stride == (1, 1) and all(p < k for p, k in zip(padding, kernel)):
+        return F.conv2d(grad, weight.flip(-2, -1), groups=weight.shape[0],
+                        padding=tuple(k - 1 - p for p, k in zip(padding, kernel)))
+    return torch.ops.aten.convolution_backward(
+        grad, x, weight, None, stride, padding, (1, 1), False, (0, 0), weight.shape[0],
+        (True, False, False))[0]
 
 
 def depthwise_weight_grad(x: torch.Tensor, grad: torch.Tensor, padding: tuple[int, int]
@@ -109,8 +128,7 @@ class _DepthwiseConvolution(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         grad_x = grad_weight = None
         if ctx.needs_input_grad[0]:
-            grad_x = torch.nn.grad.conv2d_input(x.shape, weight, grad, stride=ctx.stride,
-                                                padding=ctx.padding, groups=weight.shape[0])
+            grad_x = depthwise_input_grad(x, weight, grad, ctx.stride, ctx.padding)
         if ctx.needs_input_grad[1]:
             grad_weight = (depthwise_weight_grad(x, grad, ctx.padding) if ctx.stride == (1, 1)
                            else strided_depthwise_weight_grad(x, grad, weight.shape[2:],
@@ -119,8 +137,9 @@ class _DepthwiseConvolution(torch.autograd.Function):
 
 
 class DepthwiseConv2d(nn.Conv2d):
-    """A depthwise ``nn.Conv2d`` that trains on CPU through :func:`depthwise_weight_grad`
-    (stride 1) or :func:`strided_depthwise_weight_grad` (stride 2)."""
+    """A depthwise ``nn.Conv2d`` that trains on CPU through :func:`depthwise_input_grad` and
+    :func:`depthwise_weight_grad` (stride 1) or :func:`strided_depthwise_weight_grad`
+    (stride 2)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self._faster_on(x):

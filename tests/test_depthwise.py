@@ -14,8 +14,9 @@ import moga_zoo
 from moga_zoo.search_space import MOGA_A, Architecture
 import numpy as np
 
-from search_repro.depthwise import (DepthwiseConv2d, depthwise_weight_grad, speed_up_depthwise,
-                                    strided_depthwise_weight_grad)
+from search_repro import depthwise
+from search_repro.depthwise import (DepthwiseConv2d, depthwise_input_grad, depthwise_weight_grad,
+                                    speed_up_depthwise, strided_depthwise_weight_grad)
 from search_repro.pointwise import speed_up_pointwise
 from search_repro.proxy import CANVAS_PROXY
 
@@ -42,6 +43,8 @@ def test_gradients_equal_onednn(kernel, size, stride, fmt):
     out_fast.backward(grad)
     assert torch.equal(out, out_fast)
     torch.testing.assert_close(x_fast.grad, x.grad)
+    passed_on, = torch.autograd.grad(fast(x_fast), x_fast, grad)  # as a layer before gets it
+    assert passed_on.stride() == x.grad.stride()  # the input's memory format, as oneDNN's
     scale = float(plain.weight.grad.abs().max())  # sums of 8 x size^2 float32 products
     assert scale > 1.0  # a wrong sum would be visible
     torch.testing.assert_close(fast.weight.grad, plain.weight.grad, rtol=1e-4, atol=1e-6 * scale)
@@ -73,12 +76,20 @@ def test_strided_weight_gradient_is_the_sum_over_taps(kernel):
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-12)
 
 
-def test_asymmetric_kernel_and_padding():
-    x, grad = torch.randn(3, 4, 6, 8), torch.randn(3, 4, 6, 8)
+@pytest.mark.parametrize("padding,stride", [((2, 3), (1, 1)), ((0, 1), (1, 1)),
+                                            ((4, 6), (1, 1)), ((2, 3), (2, 2))])
+def test_asymmetric_kernel_and_padding(padding, stride):
+    """Both gradients for a 5x7 filter, with less, the same and the most padding it has taps."""
+    x = torch.randn(3, 4, 6, 8, requires_grad=True)
     weight = torch.randn(4, 1, 5, 7, requires_grad=True)
-    F.conv2d(x, weight, padding=(2, 3), groups=4).backward(grad)
-    torch.testing.assert_close(depthwise_weight_grad(x, grad, (2, 3)), weight.grad,
-                               rtol=1e-5, atol=1e-5)
+    out = F.conv2d(x, weight, stride=stride, padding=padding, groups=4)
+    grad = torch.randn_like(out)
+    out.backward(grad)
+    torch.testing.assert_close(depthwise_input_grad(x.detach(), weight.detach(), grad, stride,
+                                                    padding), x.grad, rtol=1e-5, atol=1e-5)
+    if stride == (1, 1):
+        torch.testing.assert_close(depthwise_weight_grad(x.detach(), grad, padding), weight.grad,
+                                   rtol=1e-5, atol=1e-5)
 
 
 def test_only_large_depthwise_convolutions_are_switched():
@@ -102,8 +113,8 @@ def test_only_large_depthwise_convolutions_are_switched():
 def test_evaluation_and_large_planes_take_the_plain_path(monkeypatch):
     plain, fast = _pair(7)
     calls = []
-    monkeypatch.setattr(torch.nn.grad, "conv2d_input",
-                        lambda *a, **k: calls.append(1) or torch.zeros(a[0]))
+    monkeypatch.setattr(depthwise, "depthwise_input_grad",
+                        lambda *a: calls.append(1) or depthwise_input_grad(*a))
     with torch.no_grad():
         assert torch.equal(fast(torch.ones(2, 24, 8, 8)), plain(torch.ones(2, 24, 8, 8)))
     x = torch.randn(2, 24, 32, 32, requires_grad=True)
