@@ -34,8 +34,8 @@ alternating (A B A B ...), so that each starts from glibc's own malloc settings:
 * ``torch.compile`` (``--compile``, stand-alone only: a supernet path changes every step):
   inductor's C++ backend, with its warm-up reported separately.
 
-Also prints oneDNN's implementation of the costliest backward kernel (the depthwise weight
-gradient) when ``--onednn`` is given. Times are medians of ``--repeats`` timed blocks of
+``--onednn`` also prints oneDNN's implementation of the costliest backward kernel (the depthwise
+weight gradient) and times both depthwise gradients against search_repro/depthwise.py's. Times are medians of ``--repeats`` timed blocks of
 ``--steps`` steps after one warm-up block.
 """
 from __future__ import annotations
@@ -169,7 +169,8 @@ def _alternating_ms(calls: dict) -> dict[str, float]:
 
 def onednn_report() -> None:
     """Which oneDNN kernel computes a depthwise weight gradient in channels_last, by filter size
-    (its verbose log), and the time of that gradient against search_repro/depthwise.py's."""
+    (its verbose log), and the time of the weight and input gradients against
+    search_repro/depthwise.py's."""
     import subprocess
 
     code = ("import torch\n"
