@@ -34,9 +34,7 @@ from search_repro.supernet.evaluator import BUNDLED_CHECKPOINT, SupernetEvaluato
 class RechunkingEvaluator(SupernetEvaluator):
     """The evaluator with its chunks re-cut to ``plan[depth]`` images before layer ``depth``."""
 
-    def __init__(self, *args, plan: dict[int, int], **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.plan = plan
+    plan: dict[int, int] = {}
 
     def _descend(self, depth, archs, calib, val, out):
         size = self.plan.get(depth)
@@ -48,10 +46,9 @@ class RechunkingEvaluator(SupernetEvaluator):
 def build(plan: str) -> SupernetEvaluator:
     if ":" not in plan:
         return SupernetEvaluator.from_checkpoint(BUNDLED_CHECKPOINT, eval_batch_size=int(plan))
-    base = SupernetEvaluator.from_checkpoint(BUNDLED_CHECKPOINT)
-    cuts = dict(tuple(int(v) for v in item.split(":")) for item in plan.split(","))
-    return RechunkingEvaluator(base.supernet, torch.cat(base._calib), torch.cat(base._val),
-                               base._labels, base.settings, plan=cuts)
+    evaluator = RechunkingEvaluator.from_checkpoint(BUNDLED_CHECKPOINT)
+    evaluator.plan = dict(tuple(int(v) for v in item.split(":")) for item in plan.split(","))
+    return evaluator
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,8 @@ from torch.utils.flop_counter import flop_registry
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_line  # noqa: E402
 
+from search_repro.allocator import reuse_freed_memory  # noqa: E402
+
 aten = torch.ops.aten
 GROUPS = ("1x1 convolutions and matrix products", "depthwise convolutions", "other convolutions",
           "batch norm", "element-wise, copies and the rest")
@@ -56,7 +58,8 @@ def gemm_peak() -> float:
 
 
 class CopySpeed:
-    """Seconds to copy n bytes into another buffer, measured at the next power of two (best of 7)."""
+    """Seconds to copy a buffer, by the bytes read and written (best of 7 at the next power of
+    two)."""
 
     def __init__(self) -> None:
         self._seconds: dict[int, float] = {}
@@ -234,7 +237,6 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         p.error(f"--workloads: unknown {', '.join(sorted(unknown))}; from {', '.join(WORKLOADS)}")
     torch.set_num_threads(1)
-    from search_repro.allocator import reuse_freed_memory
     reuse_freed_memory()  # as the trainers and the evaluator do
     print(machine_line())
     copy = CopySpeed()

@@ -35,8 +35,8 @@ alternating (A B A B ...), so that each starts from glibc's own malloc settings:
   inductor's C++ backend, with its warm-up reported separately.
 
 ``--onednn`` also prints oneDNN's implementation of the costliest backward kernel (the depthwise
-weight gradient) and times both depthwise gradients against search_repro/depthwise.py's. Times are medians of ``--repeats`` timed blocks of
-``--steps`` steps after one warm-up block.
+weight gradient) and times both depthwise gradients against search_repro/depthwise.py's. Times
+are medians of ``--repeats`` timed blocks of ``--steps`` steps after one warm-up block.
 """
 from __future__ import annotations
 
@@ -171,8 +171,6 @@ def onednn_report() -> None:
     """Which oneDNN kernel computes a depthwise weight gradient in channels_last, by filter size
     (its verbose log), and the time of the weight and input gradients against
     search_repro/depthwise.py's."""
-    import subprocess
-
     code = ("import torch\n"
             "for k in (3, 5, 7):\n"
             "    x=torch.randn(128,48,16,16).contiguous(memory_format=torch.channels_last)\n"

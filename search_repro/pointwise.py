@@ -3,8 +3,8 @@
 timm's squeeze-excitation gates (``conv_reduce``, ``conv_expand``) and MobileNetV3's 1280-channel
 head (``conv_head``) apply 1x1 convolutions to pooled ``(N, C, 1, 1)`` maps: matrix products in
 a convolution's clothes, which oneDNN runs at 2.0-3.4 times the time of the same product
-through ``F.linear`` (``python benchmarks/pointwise.py``). :func:`speed_up_pointwise` switches a model's
-1x1 convolutions to :class:`PixelConv2d`, which computes the same function with the same
+through ``F.linear`` (``python benchmarks/pointwise.py``). :func:`speed_up_pointwise` switches a
+model's 1x1 convolutions to :class:`PixelConv2d`, which computes the same function with the same
 parameters and state-dict keys; on single-pixel CPU maps it takes the matrix product (float32
 rounding differs in the last bits), elsewhere the convolution.
 """

@@ -26,7 +26,6 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 import torch.nn as nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from moga_zoo.errors import MissingFileError, UsageError
 from moga_zoo.search_space import (NUM_CHOICES, NUM_LAYERS, Architecture, check_codes,
@@ -37,7 +36,7 @@ from search_repro.pointwise import speed_up_pointwise
 from search_repro.progress import advance
 
 from .checkpoint import load_supernet
-from .model import Supernet
+from .model import Supernet, batchnorm_modules
 
 __all__ = ["EvaluatorSettings", "SupernetEvaluator", "load_bundled_evaluator", "load_evaluator",
            "load_checkpoint_data", "fold_batchnorm", "BUNDLED_CHECKPOINT"]
@@ -63,10 +62,6 @@ class EvaluatorSettings:
 
 Codes = tuple[int, ...]
 Chunks = list[torch.Tensor]  # the validation images (or a block's outputs), chunk by chunk
-
-
-def _bn_modules(module: nn.Module) -> list[_BatchNorm]:
-    return [m for m in module.modules() if isinstance(m, _BatchNorm)]
 
 
 class _Folded:
@@ -113,7 +108,7 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
 def _calibrate(module: nn.Module, batches: Sequence[torch.Tensor],
                run=None) -> list[torch.Tensor]:
     """Recompute the BN statistics of ``module`` on ``batches``; returns the train-mode outputs."""
-    bns = _bn_modules(module)
+    bns = batchnorm_modules(module)
     saved = [bn.momentum for bn in bns]
     for bn in bns:
         bn.reset_running_stats()

@@ -8,10 +8,11 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn as nn
-from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
 
 from moga_zoo.search_space import NUM_CHOICES, NUM_LAYERS
+
+from .model import batchnorm_modules
 
 __all__ = ["coupling_at", "fair_paths", "fair_step"]
 
@@ -99,8 +100,7 @@ def fair_step(
 def _statistics_of_runs(module: nn.Module, runs: int):
     """Within the context, one train-mode forward pass moves each BatchNorm's running
     statistics (and its batch count) as ``runs`` passes on the same batch would."""
-    bns = [m for m in module.modules()
-           if isinstance(m, _BatchNorm) and m.training and m.track_running_stats]
+    bns = [m for m in batchnorm_modules(module) if m.training and m.track_running_stats]
     saved = [bn.momentum for bn in bns]
     for bn in bns:
         seen = int(bn.num_batches_tracked)  # momentum None: a cumulative average

@@ -11,12 +11,13 @@ from typing import Any, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.modules.batchnorm import _BatchNorm  # torch's one base of every BatchNorm
 
 import moga_zoo
 from moga_zoo.search_space import (BLOCK_POSITIONS, CHOICES, NUM_LAYERS, STAGE_SIZES, Architecture,
                                    check_strides)
 
-__all__ = ["Supernet", "as_codes"]
+__all__ = ["Supernet", "as_codes", "batchnorm_modules"]
 
 
 def as_codes(arch: "Architecture | Sequence[int]") -> tuple[int, ...]:
@@ -24,6 +25,11 @@ def as_codes(arch: "Architecture | Sequence[int]") -> tuple[int, ...]:
     if isinstance(arch, Architecture):
         return arch.encode()
     return Architecture.decode(arch).encode()
+
+
+def batchnorm_modules(module: nn.Module) -> list[_BatchNorm]:
+    """The BatchNorm layers in ``module`` (timm's ``BatchNormAct2d`` included)."""
+    return [m for m in module.modules() if isinstance(m, _BatchNorm)]
 
 
 class Supernet(nn.Module):
